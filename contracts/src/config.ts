@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { IdSchema, SiteIdSchema, WorkloadIdSchema } from './ids';
+import { DEFAULT_POLICY, PartialPolicySchema, type Policy } from './policy';
+import { safeParseWith, type ParseResult } from './validation';
+
+export const DriverTypeSchema = z.enum(['sim', 'postgres', 'libvirt', 'exec']);
+export type DriverType = z.infer<typeof DriverTypeSchema>;
+
+/**
+ * A workload's driver. `sites` holds per-site settings (connection, data directory, commands)
+ * that only that site's agent reads; each driver validates its own settings.
+ * The shorthand `driver: sim` means `{ type: sim }`.
+ */
+export const DriverConfigSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { type: v } : v),
+  z.strictObject({
+    type: DriverTypeSchema,
+    settings: z.record(z.string(), z.unknown()).default({}),
+    sites: z.record(SiteIdSchema, z.record(z.string(), z.unknown())).default({}),
+  }),
+);
+export type DriverConfig = z.infer<typeof DriverConfigSchema>;
+
+export const SiteConfigSchema = z.strictObject({
+  id: SiteIdSchema,
+  name: z.string().min(1).max(200).optional(),
+  /** Lower is preferred when choosing a replica to promote. */
+  priority: z.number().int().nonnegative().default(100),
+  /** Workload slots available at this site (undefined: unlimited). */
+  capacity: z.number().int().nonnegative().optional(),
+});
+export type SiteConfig = z.infer<typeof SiteConfigSchema>;
+
+export const WorkloadKindSchema = z.enum(['database', 'vm', 'service']);
+
+export const WorkloadConfigSchema = z.strictObject({
+  id: WorkloadIdSchema,
+  name: z.string().min(1).max(200).optional(),
+  kind: WorkloadKindSchema.default('service'),
+  group: IdSchema.optional(),
+  driver: DriverConfigSchema,
+  primarySite: SiteIdSchema,
+  replicaSites: z.array(SiteIdSchema).min(1, { message: 'expected at least one replica site' }),
+  rpoSeconds: z.number().positive({ message: 'expected a positive number' }).optional(),
+  policy: PartialPolicySchema.default({}),
+});
+export type WorkloadConfig = z.infer<typeof WorkloadConfigSchema>;
+
+export const CoordinatorSettingsSchema = z.strictObject({
+  id: z.string().min(1).max(128).optional(),
+  httpHost: z.string().default('127.0.0.1'),
+  httpPort: z.number().int().min(0).max(65535).default(8080),
+  /** A site is lost when no heartbeat renewed its lease for this long (and witnesses agree). */
+  siteLeaseTtlMs: z.number().int().positive().default(3000),
+  /** After start, no site is declared lost before this much time has passed. */
+  startupGraceMs: z.number().int().nonnegative().default(5000),
+  /** How many workload failovers a site loss starts at once. */
+  siteLossConcurrency: z.number().int().positive().default(256),
+});
+
+export const NatsSettingsSchema = z.strictObject({
+  url: z.string().min(1).default('nats://127.0.0.1:4222'),
+  prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('drc'),
+});
+
+export const DrcConfigSchema = z
+  .strictObject({
+    version: z.literal(1).default(1),
+    nats: NatsSettingsSchema.default({ url: 'nats://127.0.0.1:4222', prefix: 'drc' }),
+    coordinator: CoordinatorSettingsSchema.default({
+      httpHost: '127.0.0.1',
+      httpPort: 8080,
+      siteLeaseTtlMs: 3000,
+      startupGraceMs: 5000,
+      siteLossConcurrency: 256,
+    }),
+    defaults: z.strictObject({ policy: PartialPolicySchema.default({}) }).default({ policy: {} }),
+    sites: z.array(SiteConfigSchema).min(1, { message: 'expected at least one site' }),
+    workloads: z.array(WorkloadConfigSchema).default([]),
+  })
+  .superRefine((cfg, ctx) => {
+    const siteIds = new Set<string>();
+    cfg.sites.forEach((s, i) => {
+      if (siteIds.has(s.id)) ctx.addIssue({ code: 'custom', path: ['sites', i, 'id'], message: `duplicate site id "${s.id}"` });
+      siteIds.add(s.id);
+    });
+    const workloadIds = new Set<string>();
+    cfg.workloads.forEach((w, i) => {
+      if (workloadIds.has(w.id)) {
+        ctx.addIssue({ code: 'custom', path: ['workloads', i, 'id'], message: `duplicate workload id "${w.id}"` });
+      }
+      workloadIds.add(w.id);
+      if (!siteIds.has(w.primarySite)) {
+        ctx.addIssue({ code: 'custom', path: ['workloads', i, 'primarySite'], message: `unknown site "${w.primarySite}"` });
+      }
+      const seen = new Set<string>();
+      w.replicaSites.forEach((r, j) => {
+        if (!siteIds.has(r)) {
+          ctx.addIssue({ code: 'custom', path: ['workloads', i, 'replicaSites', j], message: `unknown site "${r}"` });
+        } else if (r === w.primarySite) {
+          ctx.addIssue({ code: 'custom', path: ['workloads', i, 'replicaSites', j], message: `replica site "${r}" is also the primary site` });
+        } else if (seen.has(r)) {
+          ctx.addIssue({ code: 'custom', path: ['workloads', i, 'replicaSites', j], message: `duplicate replica site "${r}"` });
+        }
+        seen.add(r);
+      });
+      for (const s of Object.keys(w.driver.sites)) {
+        if (!siteIds.has(s)) ctx.addIssue({ code: 'custom', path: ['workloads', i, 'driver', 'sites', s], message: `unknown site "${s}"` });
+      }
+    });
+  });
+export type DrcConfig = z.infer<typeof DrcConfigSchema>;
+export type DrcConfigInput = z.input<typeof DrcConfigSchema>;
+
+/** Pure. Validates a parsed config document; every problem is named by its field path. */
+export function parseDrcConfig(doc: unknown): ParseResult<DrcConfig> {
+  return safeParseWith(DrcConfigSchema, doc);
+}
+
+/** Pure. The effective policy of a workload: built-in defaults ← config defaults ← workload. */
+export function effectivePolicy(cfg: DrcConfig, workload: WorkloadConfig): Policy {
+  return {
+    ...DEFAULT_POLICY,
+    ...stripUndefined(cfg.defaults.policy),
+    ...stripUndefined(workload.policy),
+    ...(workload.rpoSeconds !== undefined ? { rpoSeconds: workload.rpoSeconds } : {}),
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { effectivePolicy, formatFieldIssues, parseDrcConfig } from './index';
+
+const base = {
+  sites: [{ id: 'A' }, { id: 'B' }, { id: 'C' }],
+  workloads: [
+    { id: 'db1', driver: 'sim', primarySite: 'A', replicaSites: ['B'] },
+    { id: 'db2', driver: 'sim', primarySite: 'B', replicaSites: ['C'] },
+    { id: 'db3', driver: 'sim', primarySite: 'C', replicaSites: ['A'], rpoSeconds: 5 },
+  ],
+};
+
+describe('config - validation names every bad field', () => {
+  it('accepts a valid config and applies defaults', () => {
+    const r = parseDrcConfig(base);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.value.nats.prefix).toBe('drc');
+    expect(r.value.workloads[0]?.driver).toEqual({ type: 'sim', settings: {}, sites: {} });
+    expect(effectivePolicy(r.value, r.value.workloads[2]!).rpoSeconds).toBe(5);
+  });
+
+  it('rejects a negative RPO and an unknown site, naming both paths', () => {
+    const bad = structuredClone(base) as typeof base & { workloads: Array<Record<string, unknown>> };
+    bad.workloads[2] = { ...bad.workloads[2], rpoSeconds: -1 };
+    bad.workloads[1] = { ...bad.workloads[1], replicaSites: ['Z'] };
+    const r = parseDrcConfig(bad);
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const text = formatFieldIssues(r.issues);
+    expect(text).toContain('workloads[2].rpoSeconds: expected a positive number');
+    expect(text).toContain('workloads[1].replicaSites[0]: unknown site "Z"');
+  });
+
+  it('rejects duplicate ids, a replica on the primary site and unknown keys', () => {
+    const r = parseDrcConfig({
+      sites: [{ id: 'A' }, { id: 'A' }],
+      workloads: [{ id: 'w', driver: 'sim', primarySite: 'A', replicaSites: ['A'], bogus: 1 }],
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const paths = r.issues.map((i) => i.path);
+    expect(paths).toContain('workloads[0]');
+    expect(r.issues.some((i) => i.message.includes('bogus'))).toBe(true);
+  });
+});

@@ -1,0 +1,5 @@
+export * from './env';
+export * from './unique';
+export * from './postgres';
+export * from './nats';
+export * from './process';

@@ -1,0 +1,13 @@
+export { workloadMachine, STATECHART_VERSION, type WorkloadContext, type WorkloadEvent, type SiteState } from './machine';
+export { selectReplica, type SiteFacts, type Selection } from './select-replica';
+export {
+  startWorkload,
+  decideWorkload,
+  viewWorkload,
+  stateOf,
+  persistWorkload,
+  restoreWorkload,
+  type WorkloadSnapshot,
+  type Effect,
+  type Step,
+} from './api';
