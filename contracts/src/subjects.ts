@@ -19,6 +19,8 @@ export interface Subjects {
   /** Wildcards for consumers. */
   allHeartbeats(): string;
   allSiteMessages(): string;
+  allObservations(): string;
+  allCommandResults(): string;
   allCommands(): string;
   /** JetStream stream names derived from the prefix (unique per prefix, so tests can isolate). */
   streams: { agents: string; commands: string; deadLetters: string };
@@ -46,6 +48,8 @@ export function createSubjects(prefix = 'drc'): Subjects {
     deadLetter: () => `${base}.dlq`,
     allHeartbeats: () => `${base}.site.*.heartbeat`,
     allSiteMessages: () => `${base}.site.>`,
+    allObservations: () => `${base}.site.*.obs`,
+    allCommandResults: () => `${base}.site.*.result`,
     allCommands: () => `${base}.cmd.>`,
     streams: {
       agents: `${streamBase}_AGENTS`,

@@ -1,0 +1,29 @@
+/**
+ * `npm run bench -- NAME` runs bench/NAME.ts (its default export), which prints a table and
+ * writes bench/results/NAME.json. `npm run bench -- all` runs every benchmark listed in ALL.
+ * Benchmarks are never part of `npm test`.
+ */
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const available = readdirSync(here)
+  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3))
+  .sort();
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+if (names.length === 0 || names.includes('--help')) {
+  console.log(`usage: npm run bench -- NAME|all\navailable: ${available.join(', ') || '(none yet)'}`);
+  process.exit(names.length === 0 ? 2 : 0);
+}
+const todo = names.includes('all') ? available : names;
+for (const name of todo) {
+  if (!available.includes(name)) {
+    console.error(`unknown benchmark "${name}"; available: ${available.join(', ')}`);
+    process.exit(2);
+  }
+  console.log(`\n== bench ${name}`);
+  const mod = (await import(`./${name}.ts`)) as { default: () => Promise<void> };
+  await mod.default();
+}

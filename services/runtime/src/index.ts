@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './config-file';
+export * from './logger';
+export * from './nats';
