@@ -1,4 +1,4 @@
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Subjects } from '@drc/contracts';
 import { DependencyUnavailableError } from './errors';
@@ -76,4 +76,36 @@ export function encodeJson(value: unknown): Uint8Array {
 /** Pure. Bytes to JSON; throws on invalid UTF-8 or JSON. */
 export function decodeJson(data: Uint8Array): unknown {
   return JSON.parse(dec.decode(data));
+}
+
+export { AckPolicy, DeliverPolicy };
+export type { JsMsg, ConsumerMessages, Consumer } from '@nats-io/jetstream';
+export type { Msg, Subscription as NatsSubscription } from '@nats-io/transport-node';
+
+/**
+ * Creates (or updates) a durable pull consumer and returns it. Idempotent; `filter` narrows
+ * the stream's subjects. New consumers start with the messages that arrive from now on
+ * unless `deliverAll` is set.
+ */
+export async function durableConsumer(
+  nc: NatsConnection,
+  stream: string,
+  name: string,
+  opts: { filter?: string; deliverAll?: boolean; ackWaitMs?: number; maxAckPending?: number } = {},
+) {
+  const jsm = await jetstreamManager(nc);
+  const cfg = {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: opts.deliverAll ? DeliverPolicy.All : DeliverPolicy.New,
+    ack_wait: (opts.ackWaitMs ?? 30_000) * 1_000_000,
+    max_ack_pending: opts.maxAckPending ?? 10_000,
+    ...(opts.filter ? { filter_subject: opts.filter } : {}),
+  };
+  try {
+    await jsm.consumers.info(stream, name);
+  } catch {
+    await jsm.consumers.add(stream, cfg);
+  }
+  return jetstream(nc).consumers.get(stream, name);
 }

@@ -1,0 +1,79 @@
+import { eventually } from '@drc/test-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEstate, type Estate } from './harness';
+
+/**
+ * Issue 2's walking skeleton: real nats-server, PostgreSQL, a coordinator and three agents as
+ * processes. The agent of a workload's primary site dies; the workload must fail over to a
+ * replica site, with the decisions recorded in order.
+ */
+describe('first failover end to end', () => {
+  let estate: Estate;
+
+  beforeAll(async () => {
+    estate = await startEstate(
+      {
+        coordinator: { siteLeaseTtlMs: 2000, startupGraceMs: 2000 },
+        defaults: { policy: { debounceMs: 500, fenceMarginMs: 300, rpoSeconds: 10, maxDataLossSeconds: 10 } },
+        sites: [
+          { id: 'A', priority: 1 },
+          { id: 'B', priority: 2 },
+          { id: 'C', priority: 3 },
+        ],
+        workloads: [
+          { id: 'orders', driver: 'sim', primarySite: 'A', replicaSites: ['B', 'C'] },
+          { id: 'billing', driver: 'sim', primarySite: 'A', replicaSites: ['C'] },
+          { id: 'search', driver: 'sim', primarySite: 'B', replicaSites: ['A'] },
+        ],
+      },
+      'first',
+    );
+  });
+
+  afterAll(async () => {
+    await estate?.stop();
+  });
+
+  it('moves the workloads of a lost site to a replica site, recording every decision in order', async () => {
+    await eventually(async () => (await estate.sites()).every((s) => s.status === 'up'), 30_000);
+    expect((await estate.workload('orders')).state).toBe('protected');
+
+    await estate.agents.get('A')!.kill(); // the datacenter goes dark
+
+    const orders = await eventually(async () => {
+      const w = await estate.workload('orders');
+      return w.state === 'failedOver' ? w : undefined;
+    }, 45_000);
+    expect(orders.primarySite).not.toBe('A');
+    expect(['B', 'C']).toContain(orders.primarySite);
+    expect(orders.epoch).toBe(1);
+    const billing = await eventually(async () => {
+      const w = await estate.workload('billing');
+      return w.state === 'failedOver' ? w : undefined;
+    }, 30_000);
+    expect(billing.primarySite).toBe('C');
+    // A workload whose primary is elsewhere does not move.
+    const search = await estate.workload('search');
+    expect(search.primarySite).toBe('B');
+    expect(search.epoch).toBe(0);
+
+    const events = await estate.events('orders');
+    const types = events.map((e) => e.type);
+    const commandOf = (action: string) =>
+      events.findIndex((e) => e.type === 'CommandIssued' && (e.data.command as { action?: string } | undefined)?.action === action);
+    const order = [
+      types.indexOf('PrimaryFailureObserved'),
+      types.indexOf('FailoverStarted'),
+      commandOf('fence'),
+      types.indexOf('FenceConfirmed'),
+      commandOf('promote'),
+      types.indexOf('PromoteConfirmed'),
+      types.indexOf('FailoverCompleted'),
+    ];
+    expect(order.every((i) => i >= 0), `missing decision events in ${types.join(', ')}`).toBe(true);
+    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    // Positions are gapless and every event carries the writer's metadata.
+    expect(events.map((e) => e.position)).toEqual(events.map((_, i) => i + 1));
+    for (const e of events) expect(e.metadata.coordinatorId).toBe('first-coordinator');
+  });
+});

@@ -1,0 +1,2 @@
+export { createApi, type ApiDeps } from './app';
+export { ApiError, mapError } from './errors';

@@ -1,0 +1,381 @@
+import { randomUUID } from 'node:crypto';
+import {
+  createSubjects,
+  effectivePolicy,
+  type CommandResult,
+  type DrcConfig,
+  type FieldIssue,
+  type Observation,
+  type SiteView,
+  type Subjects,
+  type WorkloadInput,
+  type WorkloadView,
+} from '@drc/contracts';
+import type { EventStore } from '@drc/event-store';
+import {
+  durableConsumer,
+  encodeJson,
+  ensureStreams,
+  jetStreamOf,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type Logger,
+  type NatsConnection,
+  type NatsSubscription,
+} from '@drc/runtime';
+import { ObservationTracker, SiteTracker, type SiteTransition } from './detection/index';
+import { createCommandDispatcher } from './dispatch/index';
+import { deadLetterFor, validateAgentMessage } from './ingest/index';
+import { WorkloadRunner, type Origin, type Writer } from './loop/index';
+import { createMetrics, type Metrics } from './metrics/index';
+import { LeaderElector, type LeadershipState } from './leadership/index';
+
+export interface CoordinatorOptions {
+  config: DrcConfig;
+  store: EventStore;
+  nc: NatsConnection;
+  logger: Logger;
+  coordinatorId?: string;
+  now?: () => number;
+  /** How often site leases are evaluated (ms). */
+  tickMs?: number;
+  /** Position/lag of an unchanged copy is re-recorded at most this often (ms). */
+  replicaRefreshMs?: number;
+  /** Leadership lease TTL (ms); a standby takes over this long after the leader stopped renewing. */
+  leaderTtlMs?: number;
+}
+
+export interface CoordinatorStats {
+  deadLetters: number;
+  inputs: number;
+  staleDropped: number;
+}
+
+/** Counting semaphore: at most `n` async calls at once. */
+function createGate(n: number) {
+  let active = 0;
+  const waiting: Array<() => void> = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+/**
+ * The coordinator runtime: ingests agent messages from NATS, detects failures, runs one
+ * WorkloadRunner (decide → append → dispatch) per protected workload, and exposes views.
+ */
+export class Coordinator {
+  readonly id: string;
+  readonly subjects: Subjects;
+  readonly stats: CoordinatorStats = { deadLetters: 0, inputs: 0, staleDropped: 0 };
+  private readonly runners = new Map<string, WorkloadRunner>();
+  private readonly sites: SiteTracker;
+  private readonly observations: ObservationTracker;
+  private readonly now: () => number;
+  private readonly writer: Writer;
+  private readonly lastSeq = new Map<string, number>();
+  private js!: JetStreamClient;
+  private hbSub?: NatsSubscription;
+  private messages?: ConsumerMessages;
+  private tick?: NodeJS.Timeout;
+  private listeners = new Set<(view: WorkloadView) => void>();
+  private readonly startedAt: number;
+  private ready = false;
+  readonly metrics: Metrics;
+  private elector?: LeaderElector;
+  private activation: Promise<void> = Promise.resolve();
+  private consuming = false;
+
+  constructor(private readonly opts: CoordinatorOptions) {
+    this.id = opts.coordinatorId ?? `coordinator-${randomUUID().slice(0, 8)}`;
+    this.now = opts.now ?? Date.now;
+    this.subjects = createSubjects(opts.config.nats.prefix);
+    this.startedAt = this.now();
+    this.writer = { coordinatorId: this.id, leaderEpoch: 0 };
+    this.sites = new SiteTracker({
+      sites: opts.config.sites,
+      defaultLeaseTtlMs: opts.config.coordinator.siteLeaseTtlMs,
+      graceUntil: this.startedAt + opts.config.coordinator.startupGraceMs,
+    });
+    this.observations = new ObservationTracker({ refreshMs: opts.replicaRefreshMs ?? 10_000 });
+    this.metrics = createMetrics(() => this, this.now);
+  }
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /**
+   * Joins the election and keeps site leases warm. Only the leader rehydrates workloads,
+   * consumes agent messages, appends and dispatches; a standby takes over within the
+   * leadership TTL after the leader stops renewing.
+   */
+  async start(): Promise<void> {
+    const { store, nc, logger } = this.opts;
+    await store.init();
+    await ensureStreams(nc, this.subjects);
+    this.js = jetStreamOf(nc);
+    this.hbSub = nc.subscribe(this.subjects.allHeartbeats(), {
+      callback: (err, msg) => {
+        if (err) return;
+        this.onHeartbeat(msg.subject, msg.data);
+      },
+    });
+    this.tick = setInterval(() => this.evaluateSites(), this.opts.tickMs ?? 200);
+    this.elector = new LeaderElector({
+      nc,
+      bucket: `${this.subjects.streams.agents.replace(/_AGENTS$/, '')}_LEADER`,
+      candidateId: this.id,
+      ttlMs: this.opts.leaderTtlMs ?? 3000,
+      logger,
+      now: this.now,
+    });
+    this.elector.onChange((state) => {
+      this.activation = this.activation.then(() => (state.leader ? this.activate(state) : this.deactivate(state))).catch((e: unknown) => {
+        logger.error({ err: e }, 'leadership change failed');
+      });
+    });
+    await this.elector.start();
+    await this.activation;
+    this.ready = true;
+    logger.info({ coordinatorId: this.id, role: this.isLeader ? 'leader' : 'standby', leaderEpoch: this.writer.leaderEpoch }, 'coordinator started');
+  }
+
+  get isLeader(): boolean {
+    return this.elector?.isLeader() ?? false;
+  }
+
+  get leadership(): LeadershipState {
+    return this.elector?.current ?? { leader: false, leaderEpoch: 0 };
+  }
+
+  /** Becomes the acting coordinator: rehydrate every workload from the store, re-arm, consume. */
+  private async activate(state: LeadershipState): Promise<void> {
+    const { config, store, logger } = this.opts;
+    this.writer.leaderEpoch = state.leaderEpoch;
+    const dispatch = createCommandDispatcher(this.js, this.subjects);
+    const gate = createGate(config.coordinator.siteLossConcurrency);
+    const priorities = new Map(config.sites.map((s) => [s.id, s]));
+    for (const r of this.runners.values()) r.stop();
+    this.runners.clear();
+    await Promise.all(
+      config.workloads.map(async (w) => {
+        const runner = new WorkloadRunner(w.id, {
+          store,
+          writer: this.writer,
+          logger,
+          now: this.now,
+          dispatch,
+          gate,
+          canAct: () => this.isLeader,
+          onChange: (view) => this.emit(view),
+          onAppended: (id, decisions, ms) => this.metrics.onAppended(id, decisions, ms),
+        });
+        this.runners.set(w.id, runner);
+        const siteIds = [w.primarySite, ...w.replicaSites];
+        await gate(() =>
+          runner.start({
+            workloadId: w.id,
+            primarySite: w.primarySite,
+            sites: siteIds.map((id) => {
+              const s = priorities.get(id);
+              return { siteId: id, priority: s?.priority ?? 100, ...(s?.capacity !== undefined ? { capacity: s.capacity } : {}) };
+            }),
+            policy: effectivePolicy(config, w),
+            epoch: 0,
+          }),
+        );
+      }),
+    );
+    const consumer = await durableConsumer(this.opts.nc, this.subjects.streams.agents, 'coordinator', { ackWaitMs: 30_000 });
+    this.messages = await consumer.consume({ max_messages: 512 });
+    this.consuming = true;
+    const messages = this.messages;
+    void (async () => {
+      for await (const m of messages) {
+        if (!this.isLeader) {
+          m.nak(); // leave it for the leader
+          continue;
+        }
+        try {
+          await this.onAgentMessage(m.subject, m.data);
+        } catch (e) {
+          logger.error({ err: e, subject: m.subject }, 'agent message handling failed');
+        }
+        m.ack();
+      }
+    })();
+    // Sites already lost when we took over: make sure their primaries' workloads act.
+    for (const site of this.sites.views()) {
+      if (site.status === 'lost') this.onSiteTransition({ siteId: site.siteId, from: 'up', to: 'lost', at: this.now(), evidence: [`site ${site.siteId} was lost when coordinator ${this.id} took over`], ...(site.leaseExpiresAt !== undefined ? { leaseExpiredAt: site.leaseExpiresAt } : {}) }, true);
+    }
+    logger.info({ coordinatorId: this.id, leaderEpoch: state.leaderEpoch, workloads: this.runners.size }, 'acting as leader');
+  }
+
+  /** Stops acting: no consumption, no timers, no appends. */
+  private async deactivate(state: LeadershipState): Promise<void> {
+    if (!this.consuming && this.runners.size === 0) return;
+    this.opts.logger.warn({ coordinatorId: this.id, holder: state.holder, leaderEpoch: state.leaderEpoch }, 'standing by: another coordinator leads');
+    this.consuming = false;
+    await this.messages?.close();
+    for (const r of this.runners.values()) r.stop();
+    this.runners.clear();
+  }
+
+  async stop(): Promise<void> {
+    this.ready = false;
+    if (this.tick) clearInterval(this.tick);
+    this.hbSub?.unsubscribe();
+    if (this.consuming) await this.messages?.close();
+    this.consuming = false;
+    await Promise.all([...this.runners.values()].map((r) => r.idle()));
+    for (const r of this.runners.values()) r.stop();
+    await this.elector?.stop();
+    await this.activation;
+  }
+
+  onChange(listener: (view: WorkloadView) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(view: WorkloadView): void {
+    for (const l of this.listeners) l(view);
+  }
+
+  workloadViews(): WorkloadView[] {
+    return [...this.runners.values()].map((r) => r.view);
+  }
+
+  workloadView(id: string): WorkloadView | undefined {
+    return this.runners.get(id)?.view;
+  }
+
+  siteViews(): SiteView[] {
+    return this.sites.views();
+  }
+
+  hasWorkload(id: string): boolean {
+    return this.runners.has(id);
+  }
+
+  /** Feeds one input to a workload's loop (also used by the API for operator commands). */
+  submit(workloadId: string, input: WorkloadInput, origin: Origin): Promise<void> {
+    const runner = this.runners.get(workloadId);
+    if (!runner) return Promise.reject(new Error(`unknown workload "${workloadId}"`));
+    this.stats.inputs++;
+    return runner.submit(input, origin);
+  }
+
+  /** Resolves when every workload has processed what was submitted so far. */
+  async settled(): Promise<void> {
+    await Promise.all([...this.runners.values()].map((r) => r.idle()));
+  }
+
+  private deadLetter(subject: string, data: Uint8Array, reason: string, issues: FieldIssue[]): void {
+    this.stats.deadLetters++;
+    this.metrics.onDeadLetter();
+    this.opts.logger.warn({ subject, reason }, 'agent message rejected (dead-lettered)');
+    const dl = deadLetterFor(subject, data, reason, issues, this.now());
+    this.js.publish(this.subjects.deadLetter(), encodeJson(dl)).catch((e: unknown) => {
+      this.opts.logger.error({ err: e }, 'dead-letter publish failed');
+    });
+  }
+
+  private onHeartbeat(subject: string, data: Uint8Array): void {
+    const v = validateAgentMessage(this.subjects, subject, data, (s) => this.sites.has(s));
+    if (!v.ok) return this.deadLetter(subject, data, v.reason, v.issues);
+    if (v.message.kind !== 'heartbeat') return this.deadLetter(subject, data, `expected a heartbeat, got ${v.message.kind}`, []);
+    this.metrics.onAgentMessage('heartbeat');
+    const r = this.sites.heartbeat(v.message, this.now());
+    if (r === 'stale') this.stats.staleDropped++;
+  }
+
+  private async onAgentMessage(subject: string, data: Uint8Array): Promise<void> {
+    const v = validateAgentMessage(this.subjects, subject, data, (s) => this.sites.has(s));
+    if (!v.ok) return this.deadLetter(subject, data, v.reason, v.issues);
+    const msg = v.message;
+    this.metrics.onAgentMessage(msg.kind);
+    if (msg.kind === 'observation') return this.onObservation(subject, data, msg);
+    if (msg.kind === 'commandResult') return this.onCommandResult(subject, data, msg);
+    return this.deadLetter(subject, data, `heartbeats belong on ${this.subjects.heartbeat(msg.siteId)}`, []);
+  }
+
+  private async onObservation(subject: string, data: Uint8Array, msg: Observation): Promise<void> {
+    const key = `${msg.siteId}/${msg.agentId}`;
+    const last = this.lastSeq.get(key);
+    if (last !== undefined && msg.seq <= last) {
+      return this.deadLetter(subject, data, `replayed or reordered observation: seq ${msg.seq} ≤ last seen ${last} from agent ${msg.agentId}`, [{ path: 'seq', message: 'not increasing' }]);
+    }
+    for (const [i, w] of msg.workloads.entries()) {
+      const view = this.workloadView(w.workloadId);
+      if (!view) return this.deadLetter(subject, data, `unknown workload "${w.workloadId}"`, [{ path: `workloads[${i}].workloadId`, message: 'unknown workload' }]);
+      if (!view.replicas.some((r) => r.siteId === msg.siteId)) {
+        return this.deadLetter(subject, data, `workload "${w.workloadId}" has no copy at site "${msg.siteId}"`, [{ path: `workloads[${i}].workloadId`, message: 'not hosted at this site' }]);
+      }
+    }
+    this.lastSeq.set(key, msg.seq);
+    const now = this.now();
+    if (msg.observedAt < now - 4 * this.opts.config.coordinator.siteLeaseTtlMs) {
+      this.stats.staleDropped++; // a backlog from before a restart: facts too old to act on
+      return;
+    }
+    const origin: Origin = { actor: { kind: 'agent', id: msg.agentId }, correlationId: `${msg.agentId}:${msg.seq}` };
+    const inputs = this.observations.observe(msg, now, (id) => this.workloadView(id));
+    await Promise.all(inputs.map((x) => this.submit(x.workloadId, x.input, origin)));
+  }
+
+  private async onCommandResult(subject: string, data: Uint8Array, msg: CommandResult): Promise<void> {
+    if (!this.runners.has(msg.workloadId)) {
+      return this.deadLetter(subject, data, `unknown workload "${msg.workloadId}"`, [{ path: 'workloadId', message: 'unknown workload' }]);
+    }
+    const input: WorkloadInput = {
+      type: 'COMMAND_RESULT',
+      at: this.now(),
+      commandId: msg.commandId,
+      siteId: msg.siteId,
+      action: msg.action,
+      epoch: msg.epoch,
+      status: msg.status,
+      ...(msg.reason !== undefined ? { reason: msg.reason } : {}),
+      detail: msg.detail,
+    };
+    await this.submit(msg.workloadId, input, { actor: { kind: 'agent', id: msg.siteId }, correlationId: msg.commandId });
+  }
+
+  private evaluateSites(): void {
+    for (const t of this.sites.evaluate(this.now())) this.onSiteTransition(t);
+  }
+
+  private onSiteTransition(t: SiteTransition, takeover = false): void {
+    const { logger } = this.opts;
+    if (!takeover) logger.info({ siteId: t.siteId, from: t.from, to: t.to, evidence: t.evidence, leader: this.isLeader }, 'site status changed');
+    if (!this.isLeader) return; // a standby only keeps its view warm
+    const becameLost = t.to === 'lost';
+    const recovered = t.from === 'lost' && t.to === 'up';
+    if (!becameLost && !recovered) return;
+    const origin: Origin = { actor: { kind: 'coordinator', id: this.id } };
+    for (const runner of this.runners.values()) {
+      const view = runner.view;
+      if (!view.replicas.some((r) => r.siteId === t.siteId)) continue;
+      if (takeover && (view.primarySite !== t.siteId || (view.state !== 'protected' && view.state !== 'degraded'))) continue;
+      const inputs: WorkloadInput[] = [
+        { type: 'SITE_STATUS', at: t.at, siteId: t.siteId, status: becameLost ? 'lost' : 'up', evidence: t.evidence, ...(t.leaseExpiredAt !== undefined ? { leaseExpiredAt: t.leaseExpiredAt } : {}) },
+      ];
+      if (becameLost && view.primarySite === t.siteId) {
+        for (const x of this.observations.freshReplicaInputs(view.workloadId, t.siteId, t.at, view)) inputs.push(x.input);
+        inputs.push({ type: 'PRIMARY_FAILED', at: t.at, siteId: t.siteId, reason: 'siteLost', evidence: t.evidence, ...(t.leaseExpiredAt !== undefined ? { leaseExpiredAt: t.leaseExpiredAt } : {}) });
+      }
+      for (const input of inputs) {
+        this.submit(view.workloadId, input, origin).catch((e: unknown) => logger.error({ err: e, workloadId: view.workloadId }, 'site transition input failed'));
+      }
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Heartbeat } from '@drc/contracts';
+import { describe, expect, it } from 'vitest';
+import { SiteTracker } from './site-tracker';
+
+const sites = [
+  { id: 'A', priority: 1 },
+  { id: 'B', priority: 2 },
+  { id: 'C', priority: 3 },
+];
+const hb = (siteId: string, seq: number, peers: Record<string, boolean> = {}): Heartbeat => ({
+  kind: 'heartbeat', v: 1, siteId, agentId: `agent-${siteId}`, seq, sentAt: 0, leaseTtlMs: 1000, peers,
+});
+
+describe('site tracker - a site is lost only when its lease expired and the witnesses agree', () => {
+  it('declares a silent site lost after its lease, with evidence', () => {
+    const t = new SiteTracker({ sites, defaultLeaseTtlMs: 1000, graceUntil: 0 });
+    for (const s of ['A', 'B', 'C']) t.heartbeat(hb(s, 1), 0);
+    expect(t.evaluate(500).map((c) => `${c.siteId}:${c.to}`).sort()).toEqual(['A:up', 'B:up', 'C:up']);
+    t.heartbeat(hb('B', 2, { A: false, C: true }), 900);
+    t.heartbeat(hb('C', 2, { A: false, B: true }), 900);
+    const changes = t.evaluate(1200);
+    expect(changes.map((c) => `${c.siteId}:${c.to}`)).toEqual(['A:lost']);
+    expect(changes[0]?.leaseExpiredAt).toBe(1000);
+    expect(changes[0]?.evidence.join(' ')).toContain('lease of site A expired');
+  });
+
+  it('keeps a site suspect, not lost, while a live witness still reaches it (cut from the coordinator only)', () => {
+    const t = new SiteTracker({ sites, defaultLeaseTtlMs: 1000, graceUntil: 0 });
+    for (const s of ['A', 'B', 'C']) t.heartbeat(hb(s, 1), 0);
+    t.evaluate(10);
+    t.heartbeat(hb('B', 2, { A: true }), 900);
+    t.heartbeat(hb('C', 2, { A: false }), 900);
+    const changes = t.evaluate(1200);
+    expect(changes.map((c) => `${c.siteId}:${c.to}`)).toEqual(['A:suspect']);
+    expect(t.status('A')).toBe('suspect');
+  });
+
+  it('declares nothing lost during the startup grace period', () => {
+    const t = new SiteTracker({ sites, defaultLeaseTtlMs: 1000, graceUntil: 5000 });
+    t.heartbeat(hb('B', 1), 0);
+    expect(t.evaluate(4000).filter((c) => c.to === 'lost')).toEqual([]);
+    expect(t.evaluate(5001).filter((c) => c.to === 'lost').map((c) => c.siteId).sort()).toEqual(['A', 'B', 'C']);
+  });
+
+  it('ignores a replayed heartbeat and comes back up after a lost site renews its lease', () => {
+    const t = new SiteTracker({ sites, defaultLeaseTtlMs: 1000, graceUntil: 0 });
+    expect(t.heartbeat(hb('A', 5), 0)).toBe('ok');
+    expect(t.heartbeat(hb('A', 5), 10)).toBe('stale');
+    expect(t.heartbeat(hb('Z', 1), 10)).toBe('unknown-site');
+    t.evaluate(100);
+    expect(t.evaluate(2000).find((c) => c.siteId === 'A')?.to).toBe('lost');
+    t.heartbeat(hb('A', 6), 2100);
+    expect(t.evaluate(2200).find((c) => c.siteId === 'A')).toMatchObject({ from: 'lost', to: 'up' });
+  });
+});

@@ -1,0 +1,13 @@
+import type { Command, Subjects } from '@drc/contracts';
+import { encodeJson, type JetStreamClient } from '@drc/runtime';
+
+/**
+ * The one place commands leave the coordinator: JetStream, on the target site's command
+ * subject, with the command id as the message id so the server drops a re-dispatch inside
+ * its duplicate window (agents also dedupe by id beyond it).
+ */
+export function createCommandDispatcher(js: JetStreamClient, subjects: Subjects): (command: Command) => Promise<void> {
+  return async (command) => {
+    await js.publish(subjects.commands(command.siteId), encodeJson(command), { msgID: command.commandId });
+  };
+}

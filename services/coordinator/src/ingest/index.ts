@@ -1,0 +1,1 @@
+export { validateAgentMessage, deadLetterFor, type Verdict } from './validate';

@@ -1,0 +1,1 @@
+export { LeaderElector, type LeadershipState, type ElectorOptions } from './elector';
