@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import {
   createSubjects,
   effectivePolicy,
+  type Actor,
   type CommandResult,
   type DrcConfig,
+  type OperatorCommandName,
   type FieldIssue,
   type Observation,
   type SiteView,
@@ -26,7 +28,7 @@ import {
 import { ObservationTracker, SiteTracker, type SiteTransition } from './detection/index';
 import { createCommandDispatcher } from './dispatch/index';
 import { deadLetterFor, validateAgentMessage } from './ingest/index';
-import { WorkloadRunner, type Origin, type Writer } from './loop/index';
+import { WorkloadRunner, type Origin, type StepOutcome, type Writer } from './loop/index';
 import { createMetrics, type Metrics } from './metrics/index';
 import { LeaderElector, type LeadershipState } from './leadership/index';
 
@@ -267,11 +269,42 @@ export class Coordinator {
   }
 
   /** Feeds one input to a workload's loop (also used by the API for operator commands). */
-  submit(workloadId: string, input: WorkloadInput, origin: Origin): Promise<void> {
+  submit(workloadId: string, input: WorkloadInput, origin: Origin): Promise<StepOutcome | undefined> {
     const runner = this.runners.get(workloadId);
     if (!runner) return Promise.reject(new Error(`unknown workload "${workloadId}"`));
     this.stats.inputs++;
     return runner.submit(input, origin);
+  }
+
+  /**
+   * An operator's command (failover, switchover, approve, pause, …) for one workload. Resolves
+   * once it is recorded; `accepted` is false when the statechart rejected it in the current
+   * state (the reason names the state). Throws for an unknown workload or when not the leader.
+   */
+  async operatorCommand(args: {
+    workloadId: string;
+    command: OperatorCommandName;
+    actor: Actor;
+    requestId: string;
+    targetSite?: string;
+    reason?: string;
+    correlationId?: string;
+  }): Promise<{ accepted: boolean; reason?: string; state: string; outcome: StepOutcome }> {
+    const input: WorkloadInput = {
+      type: 'OPERATOR_COMMAND',
+      at: this.now(),
+      command: args.command,
+      actor: args.actor,
+      requestId: args.requestId,
+      ...(args.targetSite !== undefined ? { targetSite: args.targetSite } : {}),
+      ...(args.reason !== undefined ? { reason: args.reason } : {}),
+    };
+    const outcome = await this.submit(args.workloadId, input, { actor: args.actor, correlationId: args.correlationId ?? args.requestId });
+    if (!outcome) throw new Error(`workload ${args.workloadId} is stopping`);
+    const rejected = outcome.decisions.find((d) => d.type === 'OperatorCommandRejected');
+    return rejected && rejected.type === 'OperatorCommandRejected'
+      ? { accepted: false, reason: rejected.reason, state: outcome.stateBefore, outcome }
+      : { accepted: true, state: outcome.stateAfter, outcome };
   }
 
   /** Resolves when every workload has processed what was submitted so far. */

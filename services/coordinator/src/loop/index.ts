@@ -1,3 +1,2 @@
-export { WorkloadRunner, NotLeaderError, type RunnerDeps } from './runner';
-export { foldWorkloadStream, settle, type Folded, type PendingTimer, type PendingCommand } from './fold';
-export { eventsForStep, registrationEvent, WORKLOAD_REGISTERED, STATE_CHANGED, type Writer, type Origin } from './events';
+export { WorkloadRunner, NotLeaderError, type RunnerDeps, type StepOutcome } from './runner';
+export { eventsForStep, registrationEvent, type Writer, type Origin } from '@drc/history';

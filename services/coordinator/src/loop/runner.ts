@@ -2,8 +2,8 @@ import { workloadStream, type Command, type Decision, type WorkloadInput, type W
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { decideWorkload, startWorkload, stateOf, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
 import type { Logger } from '@drc/runtime';
-import { eventsForStep, registrationEvent, type Origin, type Writer } from './events';
-import { foldWorkloadStream, settle, type PendingCommand, type PendingTimer } from './fold';
+import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
+import { foldWorkloadStream, settle, type PendingCommand, type PendingTimer } from '@drc/history';
 
 /** This coordinator is not (or no longer) the leader: it must not append or dispatch. */
 export class NotLeaderError extends Error {
@@ -13,6 +13,16 @@ export class NotLeaderError extends Error {
     super(`not the leader: input for ${workloadId} not processed`);
     this.name = 'NotLeaderError';
   }
+}
+
+/** What one processed input decided (returned to whoever submitted it). */
+export interface StepOutcome {
+  decisions: Decision[];
+  stateBefore: string;
+  stateAfter: string;
+  view: WorkloadView;
+  /** Stream version after the append. */
+  version: number;
 }
 
 export interface RunnerDeps {
@@ -95,11 +105,14 @@ export class WorkloadRunner {
   }
 
   /** Queues an input; resolves when it has been appended and its effects dispatched. */
-  submit(input: WorkloadInput, origin: Origin): Promise<void> {
+  submit(input: WorkloadInput, origin: Origin): Promise<StepOutcome | undefined> {
     const run = this.queue.then(() => this.process(input, origin));
-    this.queue = run.catch((e: unknown) => {
-      this.deps.logger.error({ err: e, workloadId: this.workloadId, input: input.type }, 'input processing failed');
-    });
+    this.queue = run.then(
+      () => undefined,
+      (e: unknown) => {
+        this.deps.logger.error({ err: e, workloadId: this.workloadId, input: input.type }, 'input processing failed');
+      },
+    );
     return run;
   }
 
@@ -114,8 +127,8 @@ export class WorkloadRunner {
     this.handles.clear();
   }
 
-  private async process(input: WorkloadInput, origin: Origin, attempt = 0): Promise<void> {
-    if (this.stopped) return;
+  private async process(input: WorkloadInput, origin: Origin, attempt = 0): Promise<StepOutcome | undefined> {
+    if (this.stopped) return undefined;
     if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(this.workloadId);
     const before = stateOf(this.snapshot);
     const step = decideWorkload(this.snapshot, input);
@@ -127,6 +140,9 @@ export class WorkloadRunner {
       origin,
       input,
       decisions,
+      timers: step.effects.flatMap((e): Array<{ kind: 'schedule'; timerId: string; delayMs: number } | { kind: 'cancel'; timerId: string }> =>
+        e.kind === 'schedule' ? [{ kind: 'schedule' as const, timerId: e.timerId, delayMs: e.delayMs }] : e.kind === 'cancel' ? [{ kind: 'cancel' as const, timerId: e.timerId }] : [],
+      ),
       stateBefore: before,
       stateAfter: after,
       epoch: view.epoch,
@@ -157,6 +173,7 @@ export class WorkloadRunner {
       this.deps.logger.info({ workloadId: this.workloadId, from: before, to: after, epoch: view.epoch, primarySite: view.primarySite, correlationId: events[0]?.metadata.correlationId }, 'workload state changed');
     }
     this.deps.onChange?.(view);
+    return { decisions, stateBefore: before, stateAfter: after, view, version: this.version };
   }
 
   private async appendWithRetry<T>(fn: () => Promise<T>): Promise<T> {

@@ -1,9 +1,24 @@
 import { WorkloadInputSchema, WorkloadSetupSchema, INPUT_EVENT_TYPES, type CommandRequest, type WorkloadInput } from '@drc/contracts';
-import type { StoredEvent } from '@drc/event-store';
 import { decideWorkload, startWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
-import { WORKLOAD_REGISTERED } from './events';
 
-const INPUT_TYPES = new Set<string>(Object.values(INPUT_EVENT_TYPES));
+/** Stored type of a workload stream's first event: the machine's setup. */
+export const WORKLOAD_REGISTERED = 'WorkloadRegistered';
+/** Recorded by the runtime after every input that changed the state value. */
+export const STATE_CHANGED = 'WorkloadStateChanged';
+/** Recorded when a step armed or cancelled one of the machine's timers. */
+export const TIMER_SCHEDULED = 'TimerScheduled';
+export const TIMER_CANCELLED = 'TimerCancelled';
+
+/** The part of a stored event the fold reads (any adapter's StoredEvent fits). */
+export interface HistoryEvent {
+  stream?: string;
+  position: number;
+  type: string;
+  data: unknown;
+  metadata?: { stateAfter?: string | undefined; statechartVersion?: string; [k: string]: unknown };
+}
+
+export const INPUT_TYPES: ReadonlySet<string> = new Set<string>(Object.values(INPUT_EVENT_TYPES));
 
 export interface PendingTimer {
   timerId: string;
@@ -39,7 +54,7 @@ export function settle(folded: Pick<Folded, 'timers' | 'commands'>, input: Workl
  * Pure. Folds a workload stream through the statechart: the same code decides live and replays.
  * Throws if the stream does not start with WorkloadRegistered or holds an input that no longer parses.
  */
-export function foldWorkloadStream(events: ReadonlyArray<StoredEvent>): Folded {
+export function foldWorkloadStream(events: ReadonlyArray<HistoryEvent>): Folded {
   const first = events[0];
   if (!first || first.type !== WORKLOAD_REGISTERED) {
     throw new Error(`stream ${first?.stream ?? '(empty)'} does not start with ${WORKLOAD_REGISTERED}`);

@@ -7,12 +7,17 @@ import {
   type WorkloadInput,
   type WorkloadSetup,
 } from '@drc/contracts';
-import type { NewEvent } from '@drc/event-store';
 import { STATECHART_VERSION } from '@drc/statecharts';
 
-/** Stored type of a workload stream's first event: the machine's setup. */
-export const WORKLOAD_REGISTERED = 'WorkloadRegistered';
-export const STATE_CHANGED = 'WorkloadStateChanged';
+import { STATE_CHANGED, TIMER_CANCELLED, TIMER_SCHEDULED, WORKLOAD_REGISTERED } from './fold';
+
+/** An event to append (structurally the event store's RecordedEvent). */
+export interface RecordedEvent {
+  id: string;
+  type: string;
+  data: unknown;
+  metadata: EventMetadata;
+}
 
 export interface Writer {
   coordinatorId: string;
@@ -43,14 +48,16 @@ export function eventsForStep(args: {
   origin: Origin;
   input: WorkloadInput;
   decisions: Decision[];
+  /** Timers armed or cancelled by this step (recorded so replay can check them too). */
+  timers?: Array<{ kind: 'schedule'; timerId: string; delayMs: number } | { kind: 'cancel'; timerId: string }>;
   stateBefore: string;
   stateAfter: string;
   epoch: number;
   primarySite: string;
-}): NewEvent[] {
+}): RecordedEvent[] {
   const inputId = randomUUID();
   const base = { at: args.input.at, stateAfter: args.stateAfter };
-  const events: NewEvent[] = [
+  const events: RecordedEvent[] = [
     { id: inputId, type: INPUT_EVENT_TYPES[args.input.type], data: args.input, metadata: metadata(args.writer, args.origin, base) },
   ];
   const caused = { ...base, causationId: inputId };
@@ -58,6 +65,13 @@ export function eventsForStep(args: {
   if (!args.origin.correlationId) decisionOrigin.correlationId = events[0]!.metadata.correlationId;
   for (const d of args.decisions) {
     events.push({ id: randomUUID(), type: d.type, data: d, metadata: metadata(args.writer, decisionOrigin, caused) });
+  }
+  for (const t of args.timers ?? []) {
+    const data =
+      t.kind === 'schedule'
+        ? { type: TIMER_SCHEDULED, timerId: t.timerId, delayMs: t.delayMs, dueAt: args.input.at + t.delayMs }
+        : { type: TIMER_CANCELLED, timerId: t.timerId };
+    events.push({ id: randomUUID(), type: data.type, data, metadata: metadata(args.writer, decisionOrigin, caused) });
   }
   if (args.stateBefore !== args.stateAfter) {
     events.push({
@@ -71,7 +85,7 @@ export function eventsForStep(args: {
 }
 
 /** Not pure (random id). The first event of a workload stream. */
-export function registrationEvent(writer: Writer, setup: WorkloadSetup, state: string): NewEvent {
+export function registrationEvent(writer: Writer, setup: WorkloadSetup, state: string): RecordedEvent {
   return {
     id: randomUUID(),
     type: WORKLOAD_REGISTERED,

@@ -1,0 +1,15 @@
+export {
+  foldWorkloadStream,
+  settle,
+  INPUT_TYPES,
+  WORKLOAD_REGISTERED,
+  STATE_CHANGED,
+  type Folded,
+  type PendingTimer,
+  type PendingCommand,
+  type HistoryEvent,
+} from './fold';
+export { TIMER_SCHEDULED, TIMER_CANCELLED } from './fold';
+export { verifyReplay, canonicalJson, type ReplayReport, type ReplayMismatch } from './replay';
+export { eventsForStep, registrationEvent, type Writer, type Origin, type RecordedEvent } from './record';
+export { recordStream } from './testing';
