@@ -1,0 +1,84 @@
+import { DEFAULT_POLICY, type WorkloadInput, type WorkloadSetup } from '@drc/contracts';
+import { decideWorkload, startWorkload, type Effect } from '@drc/statecharts';
+import { describe, expect, it } from 'vitest';
+import { recordStream } from './testing';
+import { whatIf } from './whatif';
+
+const setup: WorkloadSetup = {
+  workloadId: 'db1',
+  primarySite: 'A',
+  sites: [
+    { siteId: 'A', priority: 1 },
+    { siteId: 'B', priority: 2 },
+  ],
+  policy: { ...DEFAULT_POLICY, debounceMs: 1000, fenceMarginMs: 0, cooldownSeconds: 0 },
+  epoch: 0,
+  at: 0,
+};
+
+/**
+ * Records a flapping episode the way the live runtime would: the primary goes unhealthy for
+ * 3 s, recovers, ... and with a 1 s debounce one flap outlasts it and a failover starts.
+ * Timers fire at their due time and commands succeed 100 ms after they are issued.
+ */
+function recordFlapping(): ReturnType<typeof recordStream> {
+  const external: WorkloadInput[] = [
+    { type: 'REPLICA_STATUS', at: 10, siteId: 'B', healthy: true, role: 'replica', position: '100', lagSeconds: 0 },
+    { type: 'PRIMARY_FAILED', at: 10_000, siteId: 'A', reason: 'unhealthy', evidence: ['flap 1'] },
+    { type: 'PRIMARY_RECOVERED', at: 10_500, siteId: 'A' },
+    { type: 'PRIMARY_FAILED', at: 20_000, siteId: 'A', reason: 'unhealthy', evidence: ['flap 2'] },
+    { type: 'PRIMARY_RECOVERED', at: 23_000, siteId: 'A' },
+  ];
+  const inputs: WorkloadInput[] = [];
+  let snap = startWorkload(setup).snapshot;
+  const queue: WorkloadInput[] = [...external];
+  const timers = new Map<string, number>();
+  const pushEffects = (at: number, effects: Effect[]) => {
+    for (const e of effects) {
+      if (e.kind === 'schedule') {
+        timers.set(e.timerId, at + e.delayMs);
+        queue.push({ type: 'TIMER_FIRED', at: at + e.delayMs, timerId: e.timerId, event: e.event });
+      } else if (e.kind === 'cancel') timers.delete(e.timerId);
+      else if (e.decision.type === 'CommandIssued') {
+        const c = e.decision.command;
+        queue.push({ type: 'COMMAND_RESULT', at: at + 100, commandId: c.commandId, siteId: c.siteId, action: c.action, epoch: c.epoch, status: 'done', detail: {} });
+      }
+    }
+  };
+  while (queue.length) {
+    queue.sort((a, b) => a.at - b.at);
+    const next = queue.shift()!;
+    if (next.type === 'TIMER_FIRED' && timers.get(next.timerId) !== next.at) continue;
+    if (next.type === 'TIMER_FIRED') timers.delete(next.timerId);
+    inputs.push(next);
+    const step = decideWorkload(snap, next);
+    snap = step.snapshot;
+    pushEffects(next.at, step.effects);
+  }
+  return recordStream(setup, inputs);
+}
+
+describe('what-if - re-running recorded inputs under another policy', () => {
+  it('reports the failover that a longer debounce would have avoided during a flapping episode', () => {
+    const events = recordFlapping();
+    expect(events.some((e) => e.type === 'FailoverStarted')).toBe(true);
+    const report = whatIf(events, { debounceMs: 5000 });
+    expect(report.baseline.map((e) => e.type)).toContain('FailoverStarted');
+    expect(report.alternative.map((e) => e.type)).not.toContain('FailoverStarted');
+    expect(report.differences.join('\n')).toMatch(/FailoverStarted would not have happened/);
+    expect(report.finalState.alternative).toBe('protected');
+  });
+
+  it('finds no difference when the policy is unchanged', () => {
+    const events = recordFlapping();
+    const report = whatIf(events, {});
+    expect(report.differences).toEqual([]);
+    expect(report.alternative).toEqual(report.baseline);
+  });
+
+  it('says how much later a failover would have started with a longer debounce that still expires', () => {
+    const events = recordFlapping();
+    const report = whatIf(events, { debounceMs: 2000 });
+    expect(report.differences.join('\n')).toMatch(/FailoverStarted would have come 1 s later/);
+  });
+});
