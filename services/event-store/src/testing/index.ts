@@ -1,0 +1,1 @@
+export { runEventStoreContract, newEvent, type StoreFixture } from './contract';
