@@ -1,0 +1,1 @@
+export { SiteAgent, type SiteAgentOptions, type AgentWorkload } from './site-agent';

@@ -1,0 +1,227 @@
+import {
+  CommandSchema,
+  HeartbeatSchema,
+  createSubjects,
+  type Command,
+  type CommandResult,
+  type Heartbeat,
+  type Observation,
+  type Subjects,
+} from '@drc/contracts';
+import { decodeJson, durableConsumer, encodeJson, ensureStreams, jetStreamOf, type ConsumerMessages, type JetStreamClient, type Logger, type NatsConnection, type NatsSubscription } from '@drc/runtime';
+import { isDriverError, type WorkloadDriver } from '../drivers/driver';
+
+export interface AgentWorkload {
+  workloadId: string;
+  driver: WorkloadDriver;
+}
+
+export interface SiteAgentOptions {
+  siteId: string;
+  agentId: string;
+  prefix: string;
+  nc: NatsConnection;
+  workloads: AgentWorkload[];
+  /** Other sites of the estate (for witness reports and the self-fencing majority). */
+  peerSites: string[];
+  heartbeatMs: number;
+  leaseTtlMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface Remembered {
+  result: CommandResult;
+}
+
+/**
+ * The site agent: heartbeats and lease renewal, observations, and command execution.
+ *
+ * Safety: a command whose epoch is older than the newest seen for its workload is refused
+ * (fencing token); a repeated command id is answered with the first result, never run twice;
+ * a command past its deadline is refused. When the agent's lease lapses unrenewed and it
+ * cannot hear a majority of the other sites, it fences every primary it holds (it may be the
+ * cut-off side of a partition, and a replica elsewhere is about to be promoted).
+ */
+export class SiteAgent {
+  readonly subjects: Subjects;
+  private readonly now: () => number;
+  private readonly byWorkload: Map<string, WorkloadDriver>;
+  private readonly newestEpoch = new Map<string, number>();
+  private readonly done = new Map<string, Remembered>();
+  private readonly peerHeard = new Map<string, number>();
+  private js!: JetStreamClient;
+  private seq = 0;
+  private hbTimer?: NodeJS.Timeout;
+  private hbSub?: NatsSubscription;
+  private messages?: ConsumerMessages;
+  private lastRenewedAt: number;
+  private selfFenced = false;
+  private stopped = false;
+
+  constructor(private readonly opts: SiteAgentOptions) {
+    this.subjects = createSubjects(opts.prefix);
+    this.now = opts.now ?? Date.now;
+    this.byWorkload = new Map(opts.workloads.map((w) => [w.workloadId, w.driver]));
+    this.lastRenewedAt = this.now();
+  }
+
+  get leaseRenewedAt(): number {
+    return this.lastRenewedAt;
+  }
+  get hasSelfFenced(): boolean {
+    return this.selfFenced;
+  }
+  driver(workloadId: string): WorkloadDriver | undefined {
+    return this.byWorkload.get(workloadId);
+  }
+
+  async start(): Promise<void> {
+    const { nc } = this.opts;
+    await ensureStreams(nc, this.subjects);
+    this.js = jetStreamOf(nc);
+    this.hbSub = nc.subscribe(this.subjects.allHeartbeats(), {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const hb = HeartbeatSchema.parse(decodeJson(msg.data));
+          if (hb.siteId !== this.opts.siteId) this.peerHeard.set(hb.siteId, this.now());
+        } catch {
+          /* not ours to judge: the coordinator dead-letters bad heartbeats */
+        }
+      },
+    });
+    const consumer = await durableConsumer(nc, this.subjects.streams.commands, `agent_${this.opts.siteId}`, {
+      filter: this.subjects.commands(this.opts.siteId),
+      deliverAll: false,
+      ackWaitMs: 60_000,
+    });
+    this.messages = await consumer.consume({ max_messages: 64 });
+    const messages = this.messages;
+    void (async () => {
+      for await (const m of messages) {
+        await this.onCommand(m.data);
+        m.ack();
+      }
+    })();
+    await this.beat();
+    this.hbTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.hbTimer) clearInterval(this.hbTimer);
+    this.hbSub?.unsubscribe();
+    await this.messages?.close();
+  }
+
+  private peersReachable(now: number): Record<string, boolean> {
+    const out: Record<string, boolean> = {};
+    for (const p of this.opts.peerSites) out[p] = now - (this.peerHeard.get(p) ?? -Infinity) < this.opts.leaseTtlMs;
+    return out;
+  }
+
+  /** One heartbeat round: renew the lease, report, and fence ourselves if cut off. */
+  private async beat(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.now();
+    const peers = this.peersReachable(now);
+    const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: ++this.seq, sentAt: now, leaseTtlMs: this.opts.leaseTtlMs, peers };
+    try {
+      this.opts.nc.publish(this.subjects.heartbeat(this.opts.siteId), encodeJson(hb));
+      await this.opts.nc.flush(); // the server has it: the lease is renewed
+      this.lastRenewedAt = this.now();
+      if (this.selfFenced) this.opts.logger.info('lease renewed again after self-fencing; waiting for the coordinator');
+    } catch {
+      /* not renewed */
+    }
+    await this.checkLease(peers);
+    await this.observe().catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
+  }
+
+  private async checkLease(peers: Record<string, boolean>): Promise<void> {
+    const now = this.now();
+    if (now - this.lastRenewedAt < this.opts.leaseTtlMs || this.selfFenced) return;
+    const reachable = Object.values(peers).filter(Boolean).length;
+    const majority = Math.floor((this.opts.peerSites.length + 1) / 2) + 1; // of all sites, ourselves included
+    if (reachable + 1 >= majority) return; // cut from NATS/coordinator only, peers still agree we are alive
+    this.selfFenced = true;
+    for (const [workloadId, driver] of this.byWorkload) {
+      const p = await driver.probe();
+      if (p.role !== 'primary') continue;
+      this.opts.logger.warn({ workloadId, leaseAgeMs: now - this.lastRenewedAt, reachablePeers: reachable }, 'lease lapsed and no majority reachable: fencing our primary');
+      await driver
+        .execute('fence', { reason: 'self-fence: lease lapsed' }, { commandId: `self-fence:${workloadId}:${now}`, epoch: this.newestEpoch.get(workloadId) ?? 0, deadline: now + 30_000, signal: new AbortController().signal })
+        .catch((e: unknown) => this.opts.logger.error({ err: e, workloadId }, 'self-fence failed'));
+    }
+  }
+
+  private async observe(): Promise<void> {
+    const workloads = await Promise.all(
+      [...this.byWorkload].map(async ([workloadId, driver]) => {
+        const p = await driver.probe();
+        const epoch = this.newestEpoch.get(workloadId);
+        return { workloadId, role: p.role, healthy: p.healthy, ...(p.detail ? { detail: p.detail } : {}), ...(p.replication ? { replication: p.replication } : {}), ...(epoch !== undefined ? { epoch } : {}) };
+      }),
+    );
+    const obs: Observation = { kind: 'observation', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: this.seq, observedAt: this.now(), workloads };
+    await this.js.publish(this.subjects.observation(this.opts.siteId), encodeJson(obs));
+  }
+
+  /** Parses, checks and executes one command; always answers (except to garbage). */
+  async onCommand(data: Uint8Array): Promise<CommandResult | undefined> {
+    let cmd: Command;
+    try {
+      cmd = CommandSchema.parse(decodeJson(data));
+    } catch (e) {
+      this.opts.logger.warn({ err: e }, 'malformed command ignored');
+      return undefined;
+    }
+    const log = this.opts.logger.child({ workloadId: cmd.workloadId, commandId: cmd.commandId, action: cmd.action, epoch: cmd.epoch });
+    const seen = this.done.get(cmd.commandId);
+    if (seen) {
+      log.info('repeated command: answering with the first result');
+      await this.publish(seen.result);
+      return seen.result;
+    }
+    const startedAt = this.now();
+    const answer = async (status: CommandResult['status'], reason?: string, detail: Record<string, unknown> = {}) => {
+      const result: CommandResult = {
+        kind: 'commandResult', v: 1, commandId: cmd.commandId, workloadId: cmd.workloadId, siteId: this.opts.siteId, action: cmd.action, epoch: cmd.epoch,
+        status, ...(reason !== undefined ? { reason } : {}), startedAt, completedAt: this.now(), detail,
+      };
+      this.done.set(cmd.commandId, { result });
+      if (this.done.size > 10_000) this.done.delete(this.done.keys().next().value!);
+      await this.publish(result);
+      log.info({ status, reason }, 'command answered');
+      return result;
+    };
+    if (cmd.siteId !== this.opts.siteId) return answer('refused', `command for site ${cmd.siteId} reached site ${this.opts.siteId}`);
+    const driver = this.byWorkload.get(cmd.workloadId);
+    if (!driver) return answer('refused', `unknown workload ${cmd.workloadId} at site ${this.opts.siteId}`);
+    const newest = this.newestEpoch.get(cmd.workloadId) ?? 0;
+    if (cmd.epoch < newest) return answer('refused', `stale epoch ${cmd.epoch}: newest seen for ${cmd.workloadId} is ${newest}`);
+    if (startedAt > cmd.deadline) return answer('refused', `deadline passed ${startedAt - cmd.deadline} ms ago`);
+    this.newestEpoch.set(cmd.workloadId, cmd.epoch);
+    if (!driver.capabilities.has(cmd.action)) return answer('failed', `unsupported: the ${driver.type} driver cannot ${cmd.action}`);
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), Math.max(0, cmd.deadline - startedAt));
+    try {
+      const out = await driver.execute(cmd.action, cmd.params, { commandId: cmd.commandId, epoch: cmd.epoch, deadline: cmd.deadline, signal: ac.signal });
+      if (cmd.action === 'promote' || cmd.action === 'unfence') this.selfFenced = false;
+      return await answer('done', undefined, out.detail ?? {});
+    } catch (e) {
+      return answer('failed', isDriverError(e) ? e.reason : `driver error: ${(e as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async publish(result: CommandResult): Promise<void> {
+    try {
+      await this.js.publish(this.subjects.commandResult(this.opts.siteId), encodeJson(result));
+    } catch (e) {
+      this.opts.logger.error({ err: e, commandId: result.commandId }, 'result not published (the coordinator re-sends the command)');
+    }
+  }
+}

@@ -1,0 +1,1 @@
+export { SimDriver, createSimDriver, SimSettingsSchema, type SimSettings, type SimControls } from './sim-driver';

@@ -1,0 +1,149 @@
+import type { CommandAction, WorkloadRole } from '@drc/contracts';
+import { z } from 'zod';
+import { DriverError, type ActionOutcome, type DriverFactory, type ProbeResult, type WorkloadDriver } from '../driver';
+
+/** Settings of the simulated driver (per workload, merged with per-site settings). */
+export const SimSettingsSchema = z.strictObject({
+  /** Replication lag this copy reports while it is a replica (seconds). */
+  lagSeconds: z.number().nonnegative().default(0.2),
+  /** The copy becomes unhealthy this long after the agent starts (ms): a scripted failure. */
+  failAfterMs: z.number().int().positive().optional(),
+  /** How long each action takes (ms). */
+  actionDelayMs: z.number().int().nonnegative().default(20),
+});
+export type SimSettings = z.infer<typeof SimSettingsSchema>;
+
+const ALL: CommandAction[] = ['fence', 'unfence', 'promote', 'demote', 'reprotect', 'quiesce', 'start', 'stop', 'redirect', 'snapshot', 'drillStart', 'drillCleanup'];
+
+/** Runtime controls of a simulated copy (tests and the demo inject failures with them). */
+export interface SimControls {
+  setHealthy(healthy: boolean, detail?: string): void;
+  setLag(seconds: number): void;
+  failNextActions(n: number, reason?: string): void;
+  readonly role: WorkloadRole;
+  readonly actionCounts: Readonly<Record<string, number>>;
+  readonly drill: boolean;
+}
+
+/**
+ * A simulated workload copy. Positions are consistent across agent processes without any
+ * talk between them: a primary is at "now" (ms since the epoch), a replica at now − lag.
+ * Clearly a simulator: it runs nothing, but obeys fence/promote/reprotect like a real copy.
+ */
+export class SimDriver implements WorkloadDriver, SimControls {
+  readonly type = 'sim' as const;
+  readonly capabilities: ReadonlySet<CommandAction> = new Set(ALL);
+  private _role: WorkloadRole;
+  private healthy = true;
+  private detail: string | undefined;
+  private lag: number;
+  private failures = 0;
+  private failReason = 'injected failure';
+  private frozenAt: number | undefined;
+  private counts: Record<string, number> = {};
+  private drillRunning = false;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    configuredRole: 'primary' | 'replica',
+    private readonly settings: SimSettings,
+  ) {
+    this._role = configuredRole;
+    this.lag = settings.lagSeconds;
+  }
+
+  get role(): WorkloadRole {
+    return this._role;
+  }
+  get actionCounts(): Readonly<Record<string, number>> {
+    return this.counts;
+  }
+  get drill(): boolean {
+    return this.drillRunning;
+  }
+  setHealthy(healthy: boolean, detail?: string): void {
+    this.healthy = healthy;
+    this.detail = detail;
+  }
+  setLag(seconds: number): void {
+    this.lag = seconds;
+  }
+  failNextActions(n: number, reason = 'injected failure'): void {
+    this.failures = n;
+    this.failReason = reason;
+  }
+
+  async probe(): Promise<ProbeResult> {
+    const now = Date.now();
+    const scripted = this.settings.failAfterMs !== undefined && now - this.startedAt >= this.settings.failAfterMs;
+    const healthy = this.healthy && !scripted && this._role !== 'stopped';
+    const position = this.frozenAt ?? (this._role === 'replica' ? now - Math.round(this.lag * 1000) : now);
+    return {
+      role: this._role,
+      healthy,
+      ...(healthy ? {} : { detail: this.detail ?? (scripted ? 'scripted failure (failAfterMs)' : `copy is ${this._role}`) }),
+      replication: {
+        position: String(Math.max(0, position)),
+        lagSeconds: this._role === 'replica' ? this.lag : 0,
+        lagBytes: this._role === 'replica' ? Math.round(this.lag * 1_000_000) : 0,
+      },
+    };
+  }
+
+  async execute(action: CommandAction, params: Record<string, unknown>): Promise<ActionOutcome> {
+    this.counts[action] = (this.counts[action] ?? 0) + 1;
+    if (this.settings.actionDelayMs > 0) await new Promise((r) => setTimeout(r, this.settings.actionDelayMs));
+    if (this.failures > 0) {
+      this.failures--;
+      throw new DriverError(`${action}: ${this.failReason}`);
+    }
+    const now = Date.now();
+    switch (action) {
+      case 'fence':
+      case 'stop':
+        if (this._role === 'primary') this.frozenAt = now; // writes stop: the position stops moving
+        this._role = action === 'fence' ? 'fenced' : 'stopped';
+        return { detail: { role: this._role } };
+      case 'unfence':
+      case 'start':
+        if (this._role === 'fenced' || this._role === 'stopped') this._role = this.frozenAt !== undefined ? 'primary' : 'replica';
+        this.frozenAt = undefined;
+        return { detail: { role: this._role } };
+      case 'promote':
+        this._role = 'primary';
+        this.frozenAt = undefined;
+        this.healthy = true;
+        return { detail: { role: 'primary', position: String(now) } };
+      case 'demote':
+      case 'reprotect':
+        this._role = 'replica';
+        this.frozenAt = undefined;
+        this.healthy = true;
+        return { detail: { role: 'replica', upstreamSite: params.upstreamSite ?? null } };
+      case 'drillStart':
+        this.drillRunning = true;
+        return { detail: { drill: 'running', check: 'passed' } };
+      case 'drillCleanup':
+        this.drillRunning = false;
+        return { detail: { drill: 'removed' } };
+      case 'quiesce':
+        if (this._role === 'primary') this.frozenAt = now;
+        return { detail: { quiesced: true } };
+      case 'redirect':
+      case 'snapshot':
+        return { detail: { [action]: 'done' } };
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** The driver factory for `driver: sim`. Throws (naming the field) on invalid settings. */
+export const createSimDriver: DriverFactory = async (setup) => {
+  const parsed = SimSettingsSchema.safeParse(setup.settings);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new DriverError(`workload ${setup.workloadId}: driver.settings.${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}`);
+  }
+  return new SimDriver(setup.configuredRole, parsed.data);
+};
