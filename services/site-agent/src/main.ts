@@ -78,7 +78,8 @@ async function main(): Promise<number> {
   }
   const agentId = args['agent-id'] ?? `${siteId}@${hostname()}`;
   const logger = createLogger('site-agent', { siteId, agentId });
-  const drivers = await createDrivers(config, siteId, logger).catch((e: unknown) => e as Error);
+  const peerSentAt = new Map<string, number>();
+  const drivers = await createDrivers(config, siteId, logger, (s) => peerSentAt.get(s)).catch((e: unknown) => e as Error);
   if (drivers instanceof Error) {
     process.stderr.write(`${drivers.message}\n`);
     return 2;
@@ -104,6 +105,7 @@ async function main(): Promise<number> {
     heartbeatMs,
     leaseTtlMs,
     logger,
+    peerSentAt,
   });
   await agent.start();
   process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)\n`);

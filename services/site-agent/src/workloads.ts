@@ -4,7 +4,7 @@ import type { DriverSetup, WorkloadDriver } from './drivers/driver';
 import { driverFactory } from './drivers/registry';
 
 /** Pure. The driver setups of the workloads that hold a copy at `siteId`. */
-export function setupsForSite(config: DrcConfig, siteId: string, logger: Logger): DriverSetup[] {
+export function setupsForSite(config: DrcConfig, siteId: string, logger: Logger, peerLastHeard?: (siteId: string) => number | undefined): DriverSetup[] {
   return config.workloads
     .filter((w) => w.primarySite === siteId || w.replicaSites.includes(siteId))
     .map((w) => ({
@@ -14,13 +14,19 @@ export function setupsForSite(config: DrcConfig, siteId: string, logger: Logger)
       settings: { ...w.driver.settings, ...(w.driver.sites[siteId] ?? {}) },
       peers: [{ siteId: w.primarySite, role: 'primary' as const }, ...w.replicaSites.map((s) => ({ siteId: s, role: 'replica' as const }))].filter((p) => p.siteId !== siteId),
       logger: logger.child({ workloadId: w.id }),
+      ...(peerLastHeard ? { peerLastHeard } : {}),
     }));
 }
 
 /** Creates every driver of a site; throws naming the workload and driver when one cannot start. */
-export async function createDrivers(config: DrcConfig, siteId: string, logger: Logger): Promise<Array<{ workloadId: string; driver: WorkloadDriver }>> {
+export async function createDrivers(
+  config: DrcConfig,
+  siteId: string,
+  logger: Logger,
+  peerLastHeard?: (siteId: string) => number | undefined,
+): Promise<Array<{ workloadId: string; driver: WorkloadDriver }>> {
   const out: Array<{ workloadId: string; driver: WorkloadDriver }> = [];
-  for (const setup of setupsForSite(config, siteId, logger)) {
+  for (const setup of setupsForSite(config, siteId, logger, peerLastHeard)) {
     const type = config.workloads.find((w) => w.id === setup.workloadId)!.driver.type;
     try {
       const factory = await driverFactory(type);

@@ -28,6 +28,8 @@ export interface SiteAgentOptions {
   leaseTtlMs: number;
   logger: Logger;
   now?: () => number;
+  /** Where to record the newest heartbeat time heard from each other site (drivers read it). */
+  peerSentAt?: Map<string, number>;
 }
 
 interface Remembered {
@@ -50,6 +52,8 @@ export class SiteAgent {
   private readonly newestEpoch = new Map<string, number>();
   private readonly done = new Map<string, Remembered>();
   private readonly peerHeard = new Map<string, number>();
+  /** `sentAt` of the newest heartbeat heard from each other site (shared with the drivers). */
+  readonly peerSentAt: Map<string, number>;
   private js!: JetStreamClient;
   private seq = 0;
   private hbTimer?: NodeJS.Timeout;
@@ -63,6 +67,7 @@ export class SiteAgent {
     this.subjects = createSubjects(opts.prefix);
     this.now = opts.now ?? Date.now;
     this.byWorkload = new Map(opts.workloads.map((w) => [w.workloadId, w.driver]));
+    this.peerSentAt = opts.peerSentAt ?? new Map();
     this.lastRenewedAt = this.now();
   }
 
@@ -85,7 +90,10 @@ export class SiteAgent {
         if (err) return;
         try {
           const hb = HeartbeatSchema.parse(decodeJson(msg.data));
-          if (hb.siteId !== this.opts.siteId) this.peerHeard.set(hb.siteId, this.now());
+          if (hb.siteId !== this.opts.siteId) {
+            this.peerHeard.set(hb.siteId, this.now());
+            if (hb.sentAt > (this.peerSentAt.get(hb.siteId) ?? 0)) this.peerSentAt.set(hb.siteId, hb.sentAt);
+          }
         } catch {
           /* not ours to judge: the coordinator dead-letters bad heartbeats */
         }

@@ -49,6 +49,11 @@ export interface DriverSetup {
   /** Other sites holding copies (primary first). */
   peers: { siteId: string; role: 'primary' | 'replica' }[];
   logger: Logger;
+  /**
+   * When the agent last heard another site's agent (the `sentAt` of its newest heartbeat), or
+   * undefined. The simulator uses it to model replication from a site that went dark.
+   */
+  peerLastHeard?: (siteId: string) => number | undefined;
 }
 
 export type DriverFactory = (setup: DriverSetup) => Promise<WorkloadDriver>;

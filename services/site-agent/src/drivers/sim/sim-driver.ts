@@ -44,12 +44,17 @@ export class SimDriver implements WorkloadDriver, SimControls {
   private drillRunning = false;
   private readonly startedAt = Date.now();
 
+  private upstreamSite: string | undefined;
+
   constructor(
     configuredRole: 'primary' | 'replica',
     private readonly settings: SimSettings,
+    private readonly peerLastHeard: (siteId: string) => number | undefined = () => undefined,
+    upstreamSite?: string,
   ) {
     this._role = configuredRole;
     this.lag = settings.lagSeconds;
+    this.upstreamSite = configuredRole === 'replica' ? upstreamSite : undefined;
   }
 
   get role(): WorkloadRole {
@@ -77,7 +82,11 @@ export class SimDriver implements WorkloadDriver, SimControls {
     const now = Date.now();
     const scripted = this.settings.failAfterMs !== undefined && now - this.startedAt >= this.settings.failAfterMs;
     const healthy = this.healthy && !scripted && this._role !== 'stopped';
-    const position = this.frozenAt ?? (this._role === 'replica' ? now - Math.round(this.lag * 1000) : now);
+    // A replica cannot be ahead of what it last received from its upstream: when the upstream
+    // site goes dark, every replica of it stops at the same position, as real ones do.
+    const heard = this.upstreamSite !== undefined ? this.peerLastHeard(this.upstreamSite) : undefined;
+    const replicaAt = heard !== undefined ? Math.min(now - Math.round(this.lag * 1000), heard) : now - Math.round(this.lag * 1000);
+    const position = this.frozenAt ?? (this._role === 'replica' ? replicaAt : now);
     return {
       role: this._role,
       healthy,
@@ -110,12 +119,14 @@ export class SimDriver implements WorkloadDriver, SimControls {
         this.frozenAt = undefined;
         return { detail: { role: this._role } };
       case 'promote':
+        this.upstreamSite = undefined;
         this._role = 'primary';
         this.frozenAt = undefined;
         this.healthy = true;
         return { detail: { role: 'primary', position: String(now) } };
       case 'demote':
       case 'reprotect':
+        this.upstreamSite = typeof params.upstreamSite === 'string' ? params.upstreamSite : this.upstreamSite;
         this._role = 'replica';
         this.frozenAt = undefined;
         this.healthy = true;
@@ -145,5 +156,6 @@ export const createSimDriver: DriverFactory = async (setup) => {
     const i = parsed.error.issues[0];
     throw new DriverError(`workload ${setup.workloadId}: driver.settings.${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}`);
   }
-  return new SimDriver(setup.configuredRole, parsed.data);
+  const upstream = setup.peers.find((p) => p.role === 'primary')?.siteId;
+  return new SimDriver(setup.configuredRole, parsed.data, setup.peerLastHeard, upstream);
 };
