@@ -1,4 +1,7 @@
 import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { drizzle } from 'drizzle-orm/pglite';
+import { migrate } from 'drizzle-orm/pglite/migrator';
+import { MIGRATIONS_FOLDER } from './postgres';
 import type { EventStore } from './port';
 import type { SqlExecutor } from './sql/executor';
 import { createSqlEventStore } from './sql/sql-event-store';
@@ -18,6 +21,10 @@ function executor(db: PGlite | Transaction, root?: PGlite): SqlExecutor {
           },
         }
       : {}),
+    migrate: async () => {
+      if (!root) throw new Error('migrate needs the database');
+      await migrate(drizzle(root), { migrationsFolder: MIGRATIONS_FOLDER });
+    },
     close: async () => {
       await root?.close();
     },
@@ -36,6 +43,7 @@ export function createPgliteEventStore(opts: { dataDir?: string; pollMs?: number
     query: (text, params) => executor(get(), get()).query(text, params),
     transaction: (fn) => executor(get(), get()).transaction(fn),
     listen: (channel, cb) => executor(get(), get()).listen!(channel, cb),
+    migrate: () => executor(get(), get()).migrate(),
     close: async () => {
       await db?.close();
       db = undefined;

@@ -1,9 +1,16 @@
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
 import type { EventStore } from './port';
 import type { SqlExecutor } from './sql/executor';
 import { createSqlEventStore } from './sql/sql-event-store';
 
 type Sql = postgres.Sql | postgres.TransactionSql;
+
+/** drizzle-kit's output, shared by the PostgreSQL and PGlite adapters. */
+export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+const MIGRATION_LOCK = 4242001;
 
 function executor(sql: Sql, root?: postgres.Sql): SqlExecutor {
   return {
@@ -20,6 +27,19 @@ function executor(sql: Sql, root?: postgres.Sql): SqlExecutor {
           },
         }
       : {}),
+    migrate: async () => {
+      if (!root) throw new Error('migrate needs the pool');
+      // A session advisory lock held on one reserved connection while the migrator runs on the
+      // pool: coordinators starting together migrate one at a time.
+      const conn = await root.reserve();
+      try {
+        await conn.unsafe(`SELECT pg_advisory_lock(${MIGRATION_LOCK})`);
+        await migrate(drizzle(root), { migrationsFolder: MIGRATIONS_FOLDER });
+      } finally {
+        await conn.unsafe(`SELECT pg_advisory_unlock(${MIGRATION_LOCK})`).catch(() => undefined);
+        conn.release();
+      }
+    },
     close: async () => {
       await root?.end({ timeout: 5 });
     },

@@ -4,5 +4,7 @@ export interface SqlExecutor {
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /** Calls `onNotify` on NOTIFY of the channel; returns an unlisten function. Optional (polling otherwise). */
   listen?(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  /** Applies the drizzle-kit migrations (serialised across processes by the adapter). */
+  migrate(): Promise<void>;
   close(): Promise<void>;
 }

@@ -14,7 +14,6 @@ import type {
   Subscription,
 } from '../port';
 import type { SqlExecutor } from './executor';
-import { MIGRATIONS } from './migrations';
 
 const CHANNEL = 'drc_events';
 
@@ -102,19 +101,6 @@ export function createSqlEventStore(kind: 'postgres' | 'pglite', db: SqlExecutor
     }
   };
 
-  async function migrate(): Promise<void> {
-    await db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_advisory_xact_lock(4242001)`);
-      await tx.query(`CREATE TABLE IF NOT EXISTS drc_schema_migrations (id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
-      const done = new Set((await tx.query<{ id: string }>(`SELECT id FROM drc_schema_migrations`)).map((r) => r.id));
-      for (const m of MIGRATIONS) {
-        if (done.has(m.id)) continue;
-        for (const stmt of m.sql.split(/;\s*\n/).map((s) => s.trim()).filter(Boolean)) await tx.query(stmt);
-        await tx.query(`INSERT INTO drc_schema_migrations (id) VALUES ($1)`, [m.id]);
-      }
-    });
-  }
-
   async function duplicateOf(stream: string, events: NewEvent[]): Promise<AppendResult | undefined> {
     const ids = events.map((e) => e.id);
     const rows = await db.query<{ event_id: string; stream: string; position: number }>(
@@ -136,7 +122,7 @@ export function createSqlEventStore(kind: 'postgres' | 'pglite', db: SqlExecutor
   const store: EventStore = {
     kind,
     init() {
-      initialised ??= run(migrate).catch((e: unknown) => {
+      initialised ??= run(() => db.migrate()).catch((e: unknown) => {
         initialised = undefined;
         throw e;
       });
