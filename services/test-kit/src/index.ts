@@ -3,3 +3,4 @@ export * from './unique';
 export * from './postgres';
 export * from './nats';
 export * from './process';
+export * from './pg-server';
