@@ -1,3 +1,4 @@
+import { createEventStoreDbEventStore } from './eventstoredb';
 import { createPgliteEventStore } from './pglite';
 import type { EventStore } from './port';
 import { createPostgresEventStore } from './postgres';
@@ -16,9 +17,7 @@ export interface EventStoreConfig {
  * when a URL is set, else PGlite in `dataDir` (in memory without one). The caller uses only the port.
  */
 export function createEventStore(config: EventStoreConfig): EventStore {
-  if (config.eventStoreUrl) {
-    throw new Error('the EventStoreDB adapter is not available in this build; unset EVENTSTORE_URL to use PostgreSQL or PGlite');
-  }
+  if (config.eventStoreUrl) return createEventStoreDbEventStore({ connectionString: config.eventStoreUrl });
   if (config.url) return createPostgresEventStore({ url: config.url });
   return createPgliteEventStore(config.dataDir !== undefined ? { dataDir: config.dataDir } : {});
 }

@@ -21,5 +21,6 @@ export {
 export { canonicalJson, eventHash, GENESIS_HASH } from './hash';
 export { createPostgresEventStore } from './postgres';
 export { createPgliteEventStore } from './pglite';
+export { createEventStoreDbEventStore } from './eventstoredb';
 export { createEventStore, type EventStoreConfig } from './factory';
 export { verifyAudit, type AuditReport } from './audit';

@@ -37,16 +37,36 @@ function executor(db: PGlite | Transaction, root?: PGlite): SqlExecutor {
  * `dataDir` (in memory without one). Not pure: owns the embedded database.
  */
 export function createPgliteEventStore(opts: { dataDir?: string; pollMs?: number } = {}): EventStore {
-  let db: PGlite | undefined;
-  const get = (): PGlite => (db ??= new PGlite(opts.dataDir));
+  let opened: Promise<PGlite> | undefined;
+  // Same reason as the PostgreSQL adapter: every query of the store has an index giving its
+  // order, and a sort chosen on a table without statistics costs a full scan per page.
+  const get = (): Promise<PGlite> =>
+    (opened ??= (async () => {
+      const db = new PGlite(opts.dataDir);
+      await db.exec('SET enable_sort = off');
+      return db;
+    })());
   const lazy: SqlExecutor = {
-    query: (text, params) => executor(get(), get()).query(text, params),
-    transaction: (fn) => executor(get(), get()).transaction(fn),
-    listen: (channel, cb) => executor(get(), get()).listen!(channel, cb),
-    migrate: () => executor(get(), get()).migrate(),
+    query: async (text, params) => {
+      const db = await get();
+      return executor(db, db).query(text, params);
+    },
+    transaction: async (fn) => {
+      const db = await get();
+      return executor(db, db).transaction(fn);
+    },
+    listen: async (channel, cb) => {
+      const db = await get();
+      return executor(db, db).listen!(channel, cb);
+    },
+    migrate: async () => {
+      const db = await get();
+      return executor(db, db).migrate();
+    },
     close: async () => {
-      await db?.close();
-      db = undefined;
+      const db = opened;
+      opened = undefined;
+      if (db) await (await db).close();
     },
   };
   return createSqlEventStore('pglite', lazy, { pollMs: opts.pollMs ?? 200 });

@@ -57,6 +57,9 @@ export function createPostgresEventStore(opts: { url: string; maxConnections?: n
     onnotice: () => {},
     connect_timeout: 5,
     idle_timeout: 60,
+    // Every query of the store has an index giving its order; on a young table without
+    // statistics the planner otherwise sorts the whole log for each page (measured 15x slower).
+    connection: { enable_sort: 'off' },
     // int8 positions come back as strings and are turned into bigint by the store
   });
   return createSqlEventStore('postgres', executor(sql, sql), opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {});

@@ -18,37 +18,40 @@ import type { SqlExecutor } from './executor';
 const CHANNEL = 'drc_events';
 
 interface EventRow {
-  global_position: string | number | bigint;
-  transaction_id: string;
+  gp_text: string;
+  tx_text: string;
   stream: string;
   position: number;
   event_id: string;
   type: string;
   data: unknown;
   metadata: unknown;
-  recorded_at: Date | string;
+  recorded_ms: number | string;
   hash: string;
   prev_hash: string;
 }
 
-const COLUMNS = 'global_position, transaction_id::text AS transaction_id, stream, position, event_id, type, data, metadata, recorded_at, hash, prev_hash';
+// Aliases must not shadow column names: ORDER BY would then sort the text casts (txid "10"
+// before "9") and could not use the index. JSON comes as text and is parsed once here.
+const COLUMNS =
+  'global_position::text AS gp_text, transaction_id::text AS tx_text, stream, position, event_id, type, data::text AS data, metadata::text AS metadata, (extract(epoch from recorded_at) * 1000)::float8 AS recorded_ms, hash, prev_hash';
 
 function parseJson(v: unknown): unknown {
   return typeof v === 'string' ? JSON.parse(v) : v;
 }
 
 function toStored(r: EventRow): StoredEvent {
-  const gp = BigInt(r.global_position);
+  const gp = BigInt(r.gp_text);
   return {
     id: r.event_id,
     stream: r.stream,
     position: Number(r.position),
     globalPosition: gp,
-    checkpoint: `${r.transaction_id}:${gp}`,
+    checkpoint: `${r.tx_text}:${r.gp_text}`,
     type: r.type,
     data: parseJson(r.data),
     metadata: parseJson(r.metadata) as EventMetadata,
-    recordedAt: r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at),
+    recordedAt: new Date(Number(r.recorded_ms)),
     hash: r.hash,
     prevHash: r.prev_hash,
   };
@@ -211,16 +214,18 @@ export function createSqlEventStore(kind: 'postgres' | 'pglite', db: SqlExecutor
 
     async readAll(options: ReadAllOptions = {}) {
       const { tx, pos } = parseCheckpoint(options.after);
-      const limit = options.maxCount ?? 10_000;
+      // The limit is a literal, not a parameter: with a parameterised LIMIT the prepared
+      // statement's generic plan sorted the whole table on every page (measured: 30k → 120k+ events/s).
+      const limit = Math.max(1, Math.min(100_000, Math.floor(options.maxCount ?? 10_000)));
       const rows = await run(() =>
         db.query<EventRow>(
           `SELECT ${COLUMNS} FROM drc_events
            WHERE (transaction_id, global_position) > ($1::text::xid8, $2::bigint)
              AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-             ${options.streamPrefix !== undefined ? 'AND starts_with(stream, $4)' : ''}
-           ORDER BY transaction_id, global_position
-           LIMIT $3`,
-          options.streamPrefix !== undefined ? [tx, pos, limit, options.streamPrefix] : [tx, pos, limit],
+             ${options.streamPrefix !== undefined ? 'AND starts_with(stream, $3)' : ''}
+           ORDER BY drc_events.transaction_id, drc_events.global_position
+           LIMIT ${limit}`,
+          options.streamPrefix !== undefined ? [tx, pos, options.streamPrefix] : [tx, pos],
         ),
       );
       return rows.map(toStored);
