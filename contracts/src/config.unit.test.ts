@@ -21,7 +21,7 @@ describe('config - validation names every bad field', () => {
   });
 
   it('rejects a negative RPO and an unknown site, naming both paths', () => {
-    const bad = structuredClone(base) as typeof base & { workloads: Array<Record<string, unknown>> };
+    const bad: { sites: unknown; workloads: Array<Record<string, unknown>> } = structuredClone(base);
     bad.workloads[2] = { ...bad.workloads[2], rpoSeconds: -1 };
     bad.workloads[1] = { ...bad.workloads[1], replicaSites: ['Z'] };
     const r = parseDrcConfig(bad);
