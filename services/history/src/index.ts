@@ -12,5 +12,5 @@ export {
 export { TIMER_SCHEDULED, TIMER_CANCELLED } from './fold';
 export { verifyReplay, canonicalJson, type ReplayReport, type ReplayMismatch } from './replay';
 export { eventsForStep, registrationEvent, type Writer, type Origin, type RecordedEvent } from './record';
-export { recordStream } from './testing';
+export { recordStream, simulateInputs } from './testing';
 export { whatIf, compareTimelines, type WhatIfReport, type TimelineEntry } from './whatif';

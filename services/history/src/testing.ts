@@ -36,3 +36,47 @@ export function recordStream(setup: WorkloadSetup, inputs: ReadonlyArray<Workloa
   }
   return out;
 }
+
+/**
+ * Pure. The inputs a live runtime would record for `external` inputs: the machine's timers
+ * fire at their due time and every command succeeds `commandLatencyMs` after it is issued
+ * (a command to a site in `deadSites` never answers). For tests and benchmarks.
+ */
+export function simulateInputs(
+  setup: WorkloadSetup,
+  external: ReadonlyArray<WorkloadInput>,
+  opts: { commandLatencyMs?: number; deadSites?: string[]; until?: number } = {},
+): WorkloadInput[] {
+  const latency = opts.commandLatencyMs ?? 100;
+  const dead = new Set(opts.deadSites ?? []);
+  const inputs: WorkloadInput[] = [];
+  let snap = startWorkload(setup).snapshot;
+  const queue: WorkloadInput[] = [...external];
+  const timers = new Map<string, number>();
+  const until = opts.until ?? Math.max(setup.at, ...external.map((e) => e.at)) + 600_000;
+  const apply = (at: number, effects: ReturnType<typeof decideWorkload>['effects']) => {
+    for (const e of effects) {
+      if (e.kind === 'schedule') {
+        timers.set(e.timerId, at + e.delayMs);
+        queue.push({ type: 'TIMER_FIRED', at: at + e.delayMs, timerId: e.timerId, event: e.event });
+      } else if (e.kind === 'cancel') timers.delete(e.timerId);
+      else if (e.decision.type === 'CommandIssued' && !dead.has(e.decision.command.siteId)) {
+        const c = e.decision.command;
+        queue.push({ type: 'COMMAND_RESULT', at: at + latency, commandId: c.commandId, siteId: c.siteId, action: c.action, epoch: c.epoch, status: 'done', detail: {} });
+        if (c.action === 'promote') queue.push({ type: 'REPLICA_STATUS', at: at + latency + 1, siteId: c.siteId, healthy: true, role: 'primary', position: String(at), lagSeconds: 0 });
+      }
+    }
+  };
+  for (let steps = 0; queue.length > 0 && steps < 10_000; steps++) {
+    queue.sort((a, b) => a.at - b.at);
+    const next = queue.shift()!;
+    if (next.at > until) break;
+    if (next.type === 'TIMER_FIRED' && timers.get(next.timerId) !== next.at) continue;
+    if (next.type === 'TIMER_FIRED') timers.delete(next.timerId);
+    inputs.push(next);
+    const step = decideWorkload(snap, next);
+    snap = step.snapshot;
+    apply(next.at, step.effects);
+  }
+  return inputs;
+}

@@ -1,7 +1,6 @@
 import { DEFAULT_POLICY, type WorkloadInput, type WorkloadSetup } from '@drc/contracts';
-import { decideWorkload, startWorkload, type Effect } from '@drc/statecharts';
 import { describe, expect, it } from 'vitest';
-import { recordStream } from './testing';
+import { recordStream, simulateInputs } from './testing';
 import { whatIf } from './whatif';
 
 const setup: WorkloadSetup = {
@@ -29,33 +28,7 @@ function recordFlapping(): ReturnType<typeof recordStream> {
     { type: 'PRIMARY_FAILED', at: 20_000, siteId: 'A', reason: 'unhealthy', evidence: ['flap 2'] },
     { type: 'PRIMARY_RECOVERED', at: 23_000, siteId: 'A' },
   ];
-  const inputs: WorkloadInput[] = [];
-  let snap = startWorkload(setup).snapshot;
-  const queue: WorkloadInput[] = [...external];
-  const timers = new Map<string, number>();
-  const pushEffects = (at: number, effects: Effect[]) => {
-    for (const e of effects) {
-      if (e.kind === 'schedule') {
-        timers.set(e.timerId, at + e.delayMs);
-        queue.push({ type: 'TIMER_FIRED', at: at + e.delayMs, timerId: e.timerId, event: e.event });
-      } else if (e.kind === 'cancel') timers.delete(e.timerId);
-      else if (e.decision.type === 'CommandIssued') {
-        const c = e.decision.command;
-        queue.push({ type: 'COMMAND_RESULT', at: at + 100, commandId: c.commandId, siteId: c.siteId, action: c.action, epoch: c.epoch, status: 'done', detail: {} });
-      }
-    }
-  };
-  while (queue.length) {
-    queue.sort((a, b) => a.at - b.at);
-    const next = queue.shift()!;
-    if (next.type === 'TIMER_FIRED' && timers.get(next.timerId) !== next.at) continue;
-    if (next.type === 'TIMER_FIRED') timers.delete(next.timerId);
-    inputs.push(next);
-    const step = decideWorkload(snap, next);
-    snap = step.snapshot;
-    pushEffects(next.at, step.effects);
-  }
-  return recordStream(setup, inputs);
+  return recordStream(setup, simulateInputs(setup, external));
 }
 
 describe('what-if - re-running recorded inputs under another policy', () => {

@@ -51,9 +51,16 @@ export function decideWorkload(snapshot: WorkloadSnapshot, input: WorkloadInput)
   return { snapshot: next, effects: toEffects(actions as ActionLike[]) };
 }
 
-/** Pure. The state value as a dotted path, e.g. `failingOver.fencing`. */
+/** Pure. The protection region's state as a dotted path, e.g. `failingOver.fencing` (`paused` when paused). */
 export function stateOf(snapshot: WorkloadSnapshot): string {
-  return flatten(snapshot.value as unknown);
+  const v = snapshot.value as unknown as { protection?: unknown };
+  return flatten(v.protection).replace(/^active\./, '');
+}
+
+/** Pure. The drill region's state: `idle`, `running` or `cleaningUp`. */
+export function drillStateOf(snapshot: WorkloadSnapshot): string {
+  const v = snapshot.value as unknown as { drill?: unknown };
+  return flatten(v.drill);
 }
 
 function flatten(value: unknown): string {
@@ -74,7 +81,7 @@ export function viewWorkload(snapshot: WorkloadSnapshot): WorkloadView {
   return {
     workloadId: ctx.workloadId,
     state: stateOf(snapshot),
-    drill: 'idle',
+    drill: drillStateOf(snapshot),
     epoch: ctx.epoch,
     primarySite: ctx.primarySite,
     replicas: Object.values(ctx.sites).map((s) => ({

@@ -5,6 +5,7 @@ export {
   decideWorkload,
   viewWorkload,
   stateOf,
+  drillStateOf,
   persistWorkload,
   restoreWorkload,
   type WorkloadSnapshot,

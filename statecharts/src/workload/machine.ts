@@ -1,323 +1,569 @@
-import type { Decision, Policy, WorkloadInput, WorkloadSetup } from '@drc/contracts';
-import { assign, enqueueActions, setup } from 'xstate';
-import { selectReplica, type SiteFacts } from './select-replica';
+import type { CommandAction, Policy, WorkloadSetup } from '@drc/contracts';
+import { setup } from 'xstate';
+import { commandIdFor, decide, inCooldown, inSync, isDegraded, timeOf, type Operation, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
+import { selectReplica } from './select-replica';
 
-/** Bumped whenever a change to this machine can change a decision (replay checks it). */
-export const STATECHART_VERSION = 'workload@1';
+export { STATECHART_VERSION, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
 
-export interface SiteState extends SiteFacts {
-  role: 'primary' | 'replica' | 'fenced' | 'stopped' | 'unknown';
-  leaseExpiredAt?: number | undefined;
-}
+type TimeoutDelay = 'fenceTimeout' | 'promoteTimeout' | 'verifyTimeout';
+const PROTECTION_COMMANDS = new Set(['failover', 'switchover', 'failback', 'reprotect', 'approve', 'reject', 'pause', 'resume', 'acknowledge']);
+const DRILL_COMMANDS = new Set(['drillStart', 'drillCleanup']);
 
-export interface FailoverContext {
-  fromSite: string;
-  startedAt: number;
-  reason: string;
-  evidence: string[];
-  leaseExpiredAt?: number | undefined;
-  target?: string | undefined;
-  attempt: number;
-  fenceCommandId?: string | undefined;
-  promoteCommandId?: string | undefined;
-}
-
-export interface WorkloadContext {
-  workloadId: string;
-  epoch: number;
-  primarySite: string;
-  sites: Record<string, SiteState>;
-  policy: Policy;
-  /** Recorded time of the last input (the machine's only notion of now). */
-  now: number;
-  lastTransitionAt?: number | undefined;
-  lastFailoverAt?: number | undefined;
-  failover?: FailoverContext | undefined;
-}
-
-/** Events the machine reacts to: recorded inputs, plus its own delayed events fed back with `at`. */
-export type WorkloadEvent =
-  | Exclude<WorkloadInput, { type: 'TIMER_FIRED' }>
-  | { type: `xstate.after.${string}`; at: number };
-
-const decide = (d: Decision) => ({ type: 'decide' as const, params: d });
-
-function commandId(ctx: WorkloadContext, action: string, siteId: string, attempt: number): string {
-  return `${ctx.workloadId}:${ctx.epoch}:${action}:${siteId}:${attempt}`;
-}
-
-export const workloadMachine = setup({
-  types: {
-    context: {} as WorkloadContext,
-    events: {} as WorkloadEvent,
-    input: {} as WorkloadSetup,
-  },
+const s = setup({
+  types: { context: {} as WorkloadContext, events: {} as WorkloadEvent, input: {} as WorkloadSetup },
   actions: {
     /** Carried out by the runtime: record the decision, then act on it. */
-    decide: (_, _params: Decision) => {},
+    decide: (_, _params: unknown) => {},
   },
   delays: {
     debounce: ({ context }) => context.policy.debounceMs,
     fenceTimeout: ({ context }) => context.policy.fenceTimeoutMs,
     promoteTimeout: ({ context }) => context.policy.promoteTimeoutMs,
+    verifyTimeout: ({ context }) => context.policy.verifyTimeoutMs,
+    /** Until the old primary's lease expiry plus the margin: then it has fenced itself. */
     leaseMargin: ({ context }) => {
-      const expired = context.failover?.leaseExpiredAt;
-      if (expired === undefined) return context.policy.fenceTimeoutMs;
-      return Math.max(0, expired + context.policy.fenceMarginMs - context.now);
+      const expired = context.op?.leaseExpiredAt;
+      return expired === undefined ? context.policy.fenceTimeoutMs : Math.max(0, expired + context.policy.fenceMarginMs - context.now);
     },
   },
   guards: {
-    isPrimarySite: ({ context, event }) => 'siteId' in event && event.siteId === context.primarySite,
-    leaseExpired: ({ context }) => context.failover?.leaseExpiredAt !== undefined,
-    isFenceResult: ({ context, event }) =>
-      event.type === 'COMMAND_RESULT' && event.commandId === context.failover?.fenceCommandId,
-    isPromoteResult: ({ context, event }) =>
-      event.type === 'COMMAND_RESULT' && event.commandId === context.failover?.promoteCommandId,
-    resultDone: ({ event }) => event.type === 'COMMAND_RESULT' && event.status === 'done',
-    hasTarget: ({ context }) => context.failover?.target !== undefined,
+    primarySiteEvent: ({ context, event }) => 'siteId' in event && event.siteId === context.primarySite,
+    degraded: ({ context }) => isDegraded(context),
+    notDegraded: ({ context }) => !isDegraded(context),
+    leaseExpired: ({ context }) => context.op?.leaseExpiredAt !== undefined,
   },
-}).createMachine({
+});
+
+const cmd = (name: string) => ({ event }: { event: WorkloadEvent }) => event.type === 'OPERATOR_COMMAND' && event.command === name;
+const isResult = (context: WorkloadContext, event: WorkloadEvent) => event.type === 'COMMAND_RESULT' && event.commandId === context.op?.commandId;
+
+// ---------------------------------------------------------------- shared actions
+
+const escalate = (step: string, reason: string | ((c: WorkloadContext) => string)) =>
+  s.enqueueActions(({ context, event, enqueue }) => {
+    const text = typeof reason === 'string' ? reason : reason(context);
+    enqueue(decide({ type: 'Escalated', step, reason: text }));
+    enqueue.assign({ escalation: { step, reason: text }, now: timeOf(event as { at?: number }, context), lastTransitionAt: timeOf(event as { at?: number }, context) });
+  });
+
+/** An operator command the current state does not accept (the runtime reports the state with it). */
+const reject = s.enqueueActions(({ context, event, enqueue }) => {
+  if (event.type !== 'OPERATOR_COMMAND') return;
+  const why = context.op ? `a ${context.op.kind} of ${context.workloadId} is in progress` : `not applicable to ${context.workloadId} in its current state`;
+  enqueue(decide({ type: 'OperatorCommandRejected', requestId: event.requestId, command: event.command, reason: `${event.command}: ${why}` }));
+  enqueue.assign({ now: event.at });
+});
+
+const acknowledge = () =>
+  s.enqueueActions(({ context, event, enqueue }) => enqueue.assign({ now: timeOf(event as { at?: number }, context), cooldownAcknowledged: true, escalation: undefined, op: undefined, approvalFor: undefined }));
+
+const noteTime = s.enqueueActions(({ context, event, enqueue }) => enqueue.assign({ now: timeOf(event as { at?: number }, context) }));
+
+const bumpAttempt = s.enqueueActions(({ context, enqueue }) => {
+  if (context.op) enqueue.assign({ op: { ...context.op, attempt: context.op.attempt + 1 } });
+});
+
+/** Starts an operation (failover, switchover, reprotect), with a fresh operation number. */
+function beginOp(kind: Operation['kind'], build: (c: WorkloadContext, e: WorkloadEvent) => Omit<Operation, 'kind' | 'attempt' | 'allowDataLoss' | 'startedAt'> & { allowDataLoss?: boolean }) {
+  return s.enqueueActions(({ context, event, enqueue }) => {
+    const at = timeOf(event as { at?: number }, context);
+    const b = build(context, event);
+    enqueue.assign({
+      now: at,
+      lastTransitionAt: at,
+      opSeq: context.opSeq + 1,
+      escalation: undefined,
+      op: { kind, attempt: 0, allowDataLoss: false, startedAt: at, ...b },
+    });
+  });
+}
+
+/**
+ * A step that sends one command and waits for its result: done → `onDone`; failed, refused or
+ * timed out → retried with the next attempt number up to `policy.retries`, then escalated.
+ * `prepare` runs first (e.g. the epoch increment of a promotion), so the command carries it.
+ */
+function commandStep(o: {
+  id: string;
+  action: CommandAction;
+  site: (c: WorkloadContext) => string;
+  timeout: TimeoutDelay;
+  params?: (c: WorkloadContext) => Record<string, unknown>;
+  prepare?: (c: WorkloadContext) => Partial<WorkloadContext>;
+  announce?: (c: WorkloadContext) => Parameters<typeof decide>[0][];
+  /** Treat "unsupported" as done (a driver without redirect needs none). */
+  skipUnsupported?: boolean;
+  onDone: { target: string; actions?: ReturnType<typeof s.enqueueActions> };
+}) {
+  return s.createStateConfig({
+    id: o.id,
+    entry: s.enqueueActions(({ context, enqueue }) => {
+      const c = { ...context, ...(o.prepare?.(context) ?? {}) };
+      if (!c.op) return;
+      const site = o.site(c);
+      const commandId = commandIdFor(c, o.action, site);
+      enqueue.assign({ ...(o.prepare?.(context) ?? {}), op: { ...c.op, commandId } });
+      for (const d of o.announce?.(c) ?? []) enqueue(decide(d));
+      enqueue(decide({ type: 'CommandIssued', command: { commandId, siteId: site, action: o.action, epoch: c.epoch, timeoutMs: c.policy[`${o.timeout}Ms`], params: o.params?.(c) ?? {} } }));
+    }),
+    on: {
+      COMMAND_RESULT: [
+        {
+          guard: ({ context, event }) => isResult(context, event) && event.type === 'COMMAND_RESULT' && (event.status === 'done' || (!!o.skipUnsupported && /^unsupported/.test(event.reason ?? ''))),
+          target: o.onDone.target,
+          actions: [noteTime, ...(o.onDone.actions ? [o.onDone.actions] : [])],
+        },
+        { guard: ({ context, event }) => isResult(context, event) && (context.op?.attempt ?? 0) < context.policy.retries, target: `#${o.id}`, reenter: true, actions: [noteTime, bumpAttempt] },
+        {
+          guard: ({ context, event }) => isResult(context, event),
+          target: '#escalated',
+          actions: escalate(o.id, (c) => `${o.action} on ${o.site(c)} failed after ${(c.op?.attempt ?? 0) + 1} attempt(s)`),
+        },
+      ],
+    },
+    after: {
+      [o.timeout]: [
+        { guard: ({ context }: { context: WorkloadContext }) => (context.op?.attempt ?? 0) < context.policy.retries, target: `#${o.id}`, reenter: true, actions: [noteTime, bumpAttempt] },
+        { target: '#escalated', actions: escalate(o.id, (c) => `${o.action} on ${o.site(c)} not confirmed within ${c.policy[`${o.timeout}Ms`]} ms`) },
+      ],
+    },
+  });
+}
+
+const target = (c: WorkloadContext) => c.op?.target ?? c.primarySite;
+const fromSite = (c: WorkloadContext) => c.op?.fromSite ?? c.primarySite;
+const promotePrepare = (c: WorkloadContext) => (c.op?.attempt === 0 ? { epoch: c.epoch + 1 } : {});
+const promoteAnnounce = (c: WorkloadContext) => (c.op?.attempt === 0 ? [{ type: 'EpochAdvanced' as const, from: c.epoch - 1, to: c.epoch, primarySite: target(c) }] : []);
+
+/** The move is done: the target is the primary, the old one fenced (or a replica after a planned move). */
+const completeMove = s.enqueueActions(({ context, event, enqueue }) => {
+  const op = context.op;
+  if (!op || op.target === undefined) return;
+  const at = timeOf(event as { at?: number }, context);
+  const planned = op.kind === 'switchover';
+  enqueue(decide({
+    type: 'FailoverCompleted', fromSite: op.fromSite, toSite: op.target, epoch: context.epoch, startedAt: op.startedAt, rtoMs: Math.max(0, at - op.startedAt),
+    ...(planned ? { dataLossSeconds: 0 } : op.dataLossSeconds !== undefined ? { dataLossSeconds: op.dataLossSeconds } : {}),
+  }));
+  const sites: Record<string, SiteState> = { ...context.sites };
+  const t = sites[op.target];
+  const f = sites[op.fromSite];
+  if (t) sites[op.target] = { ...t, role: 'primary', lagSeconds: 0 };
+  if (f) sites[op.fromSite] = { ...f, role: planned ? 'replica' : 'fenced' };
+  enqueue.assign({
+    now: at, primarySite: op.target, previousPrimary: op.fromSite, sites, lastTransitionAt: at, op: undefined, primaryFailed: false, primaryFailure: undefined,
+    ...(planned ? {} : { lastFailoverAt: at, cooldownAcknowledged: false }),
+  });
+});
+
+const startFailover = (forced: boolean) =>
+  beginOp('failover', (c, e) => {
+    const f = c.primaryFailure;
+    const isOp = e.type === 'OPERATOR_COMMAND';
+    return {
+      fromSite: c.primarySite,
+      reason: isOp ? `operator ${e.actor.id}: ${e.reason ?? 'failover requested'}` : (f?.reason ?? 'primary failed'),
+      evidence: f?.evidence ?? [],
+      leaseExpiredAt: c.sites[c.primarySite]?.leaseExpiredAt ?? f?.leaseExpiredAt,
+      ...(isOp ? { actor: e.actor, allowDataLoss: forced, ...(e.targetSite ? { target: e.targetSite } : {}) } : {}),
+    };
+  });
+
+const announceFailover = s.enqueueActions(({ context, enqueue }) => {
+  const op = context.op;
+  if (op) enqueue(decide({ type: 'FailoverStarted', mode: 'unplanned', fromSite: op.fromSite, reason: op.reason, evidence: op.evidence, ...(op.actor ? { actor: op.actor } : {}) }));
+});
+
+const recordPrimaryFailure = s.enqueueActions(({ context, event, enqueue }) => {
+  if (event.type !== 'PRIMARY_FAILED') return;
+  const prev = context.primaryFailure;
+  enqueue.assign({
+    now: event.at,
+    primaryFailed: true,
+    primaryFailure: {
+      reason: event.reason,
+      evidence: [...(prev?.evidence ?? []), ...event.evidence].slice(-50),
+      leaseExpiredAt: event.leaseExpiredAt ?? prev?.leaseExpiredAt,
+      at: prev?.at ?? event.at,
+    },
+  });
+});
+
+const clearPrimaryFailure = s.enqueueActions(({ event, enqueue, context }) => enqueue.assign({ now: timeOf(event as { at?: number }, context), primaryFailed: false, primaryFailure: undefined, lastTransitionAt: timeOf(event as { at?: number }, context) }));
+
+/** Operator commands accepted in the quiet states (protected, degraded, failedOver, escalated). */
+const operatorMoves = {
+  failover: { guard: cmd('failover'), target: '#failingOver', actions: [startFailover(true), announceFailover] },
+  switchover: {
+    guard: ({ context, event }: { context: WorkloadContext; event: WorkloadEvent }) =>
+      event.type === 'OPERATOR_COMMAND' && event.command === 'switchover' && !!event.targetSite && event.targetSite !== context.primarySite && !!context.sites[event.targetSite],
+    target: '#switchingOver',
+    actions: beginOp('switchover', (c, e) => ({ fromSite: c.primarySite, target: e.type === 'OPERATOR_COMMAND' ? e.targetSite : undefined, reason: 'planned switchover', evidence: [], ...(e.type === 'OPERATOR_COMMAND' ? { actor: e.actor } : {}) })),
+  },
+  failback: {
+    guard: ({ context, event }: { context: WorkloadContext; event: WorkloadEvent }) =>
+      event.type === 'OPERATOR_COMMAND' && event.command === 'failback' && context.previousPrimary !== undefined && context.sites[context.previousPrimary]?.role === 'replica',
+    target: '#switchingOver',
+    actions: beginOp('switchover', (c, e) => ({ fromSite: c.primarySite, target: c.previousPrimary, reason: 'planned failback', evidence: [], ...(e.type === 'OPERATOR_COMMAND' ? { actor: e.actor } : {}) })),
+  },
+};
+
+/** Maintenance: observe, never act. Only from a quiet state: a half-done move must finish or escalate. */
+const pauseMove = { guard: cmd('pause'), target: '#paused', actions: noteTime };
+
+const quietStateHandlers = {
+  PRIMARY_FAILED: { guard: 'primarySiteEvent' as const, target: '#suspect', actions: recordPrimaryFailure },
+  OPERATOR_COMMAND: [operatorMoves.failover, operatorMoves.switchover, operatorMoves.failback, pauseMove],
+};
+
+export const workloadMachine = s.createMachine({
   id: 'workload',
+  type: 'parallel',
   context: ({ input }) => {
     const sites: Record<string, SiteState> = {};
-    for (const s of input.sites) {
-      sites[s.siteId] = {
-        siteId: s.siteId,
-        priority: s.priority,
-        capacity: s.capacity,
-        healthy: true,
-        lost: false,
-        role: s.siteId === input.primarySite ? 'primary' : 'replica',
-      };
+    for (const site of input.sites) {
+      sites[site.siteId] = { siteId: site.siteId, priority: site.priority, capacity: site.capacity, healthy: true, lost: false, role: site.siteId === input.primarySite ? 'primary' : 'replica' };
     }
     return {
-      workloadId: input.workloadId,
-      epoch: input.epoch,
-      primarySite: input.primarySite,
-      sites,
-      policy: input.policy,
-      now: input.at,
-      lastTransitionAt: input.at,
+      workloadId: input.workloadId, epoch: input.epoch, primarySite: input.primarySite, sites, policy: input.policy as Policy, now: input.at,
+      lastTransitionAt: input.at, opSeq: 0, primaryFailed: false, cooldownAcknowledged: false, drillSeq: 0,
     };
   },
-  // Every event carries `at`; keep `now` and the site facts current whatever the state.
+  // Facts about copies and sites are kept current whatever the state (even paused).
   on: {
     REPLICA_STATUS: {
-      actions: assign(({ context, event }) => {
+      actions: s.enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'REPLICA_STATUS') return;
         const prev = context.sites[event.siteId];
-        if (!prev) return { now: event.at };
-        return {
+        if (!prev) return enqueue.assign({ now: event.at });
+        enqueue.assign({
           now: event.at,
           sites: {
             ...context.sites,
             [event.siteId]: {
-              ...prev,
-              healthy: event.healthy,
+              ...prev, healthy: event.healthy,
               ...(event.role !== undefined ? { role: event.role } : {}),
               ...(event.position !== undefined ? { position: event.position } : {}),
               ...(event.lagSeconds !== undefined ? { lagSeconds: event.lagSeconds } : {}),
             },
           },
-        };
+        });
       }),
     },
     SITE_STATUS: {
-      actions: assign(({ context, event }) => {
+      actions: s.enqueueActions(({ context, event, enqueue }) => {
+        if (event.type !== 'SITE_STATUS') return;
         const prev = context.sites[event.siteId];
-        if (!prev) return { now: event.at };
-        return {
+        if (!prev) return enqueue.assign({ now: event.at });
+        const lost = event.status === 'lost';
+        enqueue.assign({
           now: event.at,
-          sites: {
-            ...context.sites,
-            [event.siteId]: { ...prev, lost: event.status === 'lost', leaseExpiredAt: event.leaseExpiredAt },
-          },
-        };
+          sites: { ...context.sites, [event.siteId]: { ...prev, lost, leaseExpiredAt: lost ? event.leaseExpiredAt : undefined } },
+          ...(context.op && context.op.fromSite === event.siteId && lost && event.leaseExpiredAt !== undefined ? { op: { ...context.op, leaseExpiredAt: event.leaseExpiredAt } } : {}),
+        });
       }),
     },
+    PRIMARY_RECOVERED: { guard: 'primarySiteEvent', actions: s.enqueueActions(({ event, enqueue, context }) => enqueue.assign({ now: timeOf(event as { at?: number }, context), primaryFailed: false, primaryFailure: undefined })) },
+    PRIMARY_FAILED: { guard: 'primarySiteEvent', actions: recordPrimaryFailure },
   },
-  initial: 'protected',
   states: {
-    protected: {
-      on: {
-        PRIMARY_FAILED: {
-          guard: 'isPrimarySite',
-          target: 'suspect',
-          actions: assign(({ context, event }) => ({
-            now: event.at,
-            lastTransitionAt: event.at,
-            failover: {
-              fromSite: context.primarySite,
-              startedAt: event.at,
-              reason: event.reason,
-              evidence: event.evidence,
-              leaseExpiredAt: event.leaseExpiredAt,
-              attempt: 0,
-            },
-          })),
-        },
-      },
-    },
-    suspect: {
-      on: {
-        PRIMARY_RECOVERED: {
-          guard: 'isPrimarySite',
-          target: 'protected',
-          actions: assign(({ event }) => ({ now: event.at, lastTransitionAt: event.at, failover: undefined })),
-        },
-        PRIMARY_FAILED: {
-          guard: 'isPrimarySite',
-          actions: assign(({ context, event }) => ({
-            now: event.at,
-            failover: context.failover && {
-              ...context.failover,
-              evidence: [...context.failover.evidence, ...event.evidence].slice(-50),
-              leaseExpiredAt: event.leaseExpiredAt ?? context.failover.leaseExpiredAt,
-            },
-          })),
-        },
-      },
-      after: {
-        debounce: {
-          target: 'failingOver',
-          actions: [
-            assign(({ event }) => ({ now: (event as { at?: number }).at ?? 0 })),
-            enqueueActions(({ context, enqueue }) => {
-              const f = context.failover;
-              if (!f) return;
-              enqueue(decide({ type: 'FailoverStarted', mode: 'unplanned', fromSite: f.fromSite, reason: f.reason, evidence: f.evidence }));
-            }),
-          ],
-        },
-      },
-    },
-    failingOver: {
-      initial: 'fencing',
-      entry: assign(({ context }) => ({ lastTransitionAt: context.now })),
+    protection: {
+      initial: 'active',
+      on: { OPERATOR_COMMAND: { guard: ({ event }) => event.type === 'OPERATOR_COMMAND' && PROTECTION_COMMANDS.has(event.command), actions: reject } },
       states: {
-        fencing: {
-          entry: [
-            assign(({ context }) => ({
-              failover: context.failover && {
-                ...context.failover,
-                fenceCommandId: commandId(context, 'fence', context.failover.fromSite, context.failover.attempt),
-              },
-            })),
-            enqueueActions(({ context, enqueue }) => {
-              const f = context.failover;
-              if (!f || !f.fenceCommandId) return;
-              enqueue(decide({
-                type: 'CommandIssued',
-                command: { commandId: f.fenceCommandId, siteId: f.fromSite, action: 'fence', epoch: context.epoch, timeoutMs: context.policy.fenceTimeoutMs, params: {} },
-              }));
-            }),
-          ],
-          on: {
-            COMMAND_RESULT: {
-              guard: ({ context, event }) => event.commandId === context.failover?.fenceCommandId && event.status === 'done',
-              target: 'selectingReplica',
-              actions: [
-                assign(({ event }) => ({ now: event.at })),
-                enqueueActions(({ context, enqueue }) => {
-                  enqueue(decide({ type: 'FenceConfirmed', siteId: context.failover?.fromSite ?? context.primarySite, by: 'agent' }));
-                }),
-              ],
+        active: {
+          initial: 'protected',
+          states: {
+            hist: { type: 'history', history: 'shallow' },
+            protected: {
+              id: 'protected',
+              always: { guard: 'degraded', target: 'degraded' },
+              on: { ...quietStateHandlers },
             },
-          },
-          after: {
-            leaseMargin: [
-              {
-                guard: 'leaseExpired',
-                target: 'selectingReplica',
-                actions: [
-                  assign(({ event }) => ({ now: (event as { at?: number }).at ?? 0 })),
-                  enqueueActions(({ context, enqueue }) => {
-                    enqueue(decide({
-                      type: 'FenceConfirmed',
-                      siteId: context.failover?.fromSite ?? context.primarySite,
-                      by: 'leaseExpiry',
-                      detail: `lease expired at ${context.failover?.leaseExpiredAt}; margin ${context.policy.fenceMarginMs} ms passed`,
-                    }));
-                  }),
+            degraded: {
+              id: 'degraded',
+              always: { guard: 'notDegraded', target: 'protected' },
+              on: { ...quietStateHandlers },
+            },
+            suspect: {
+              id: 'suspect',
+              entry: s.enqueueActions(({ context, enqueue }) => enqueue.assign({ lastTransitionAt: context.now })),
+              on: {
+                PRIMARY_RECOVERED: { guard: 'primarySiteEvent', target: 'protected', actions: clearPrimaryFailure },
+                PRIMARY_FAILED: { guard: 'primarySiteEvent', actions: recordPrimaryFailure },
+                OPERATOR_COMMAND: [operatorMoves.failover],
+              },
+              after: {
+                debounce: [
+                  {
+                    guard: ({ context }) => inCooldown(context),
+                    target: '#escalated',
+                    actions: s.enqueueActions(({ context, event, enqueue }) => {
+                      const at = timeOf(event as { at?: number }, context);
+                      const reason = `anti-flap: last automatic failover ${Math.round((at - (context.lastFailoverAt ?? at)) / 1000)} s ago, within the ${context.policy.cooldownSeconds} s cooldown; acknowledge to allow another`;
+                      enqueue(decide({ type: 'FailoverSuppressed', reason }));
+                      enqueue.assign({ now: at, escalation: { step: 'suspect', reason }, lastTransitionAt: at });
+                    }),
+                  },
+                  {
+                    guard: ({ context }) => context.policy.failoverMode === 'approval',
+                    target: '#awaitingApproval',
+                    actions: s.enqueueActions(({ context, event, enqueue }) => {
+                      const at = timeOf(event as { at?: number }, context);
+                      enqueue(decide({ type: 'ApprovalRequired', reason: `failover of ${context.workloadId} from ${context.primarySite} needs approval (failoverMode approval)` }));
+                      enqueue.assign({ now: at, approvalFor: 'failover', lastTransitionAt: at });
+                    }),
+                  },
+                  {
+                    guard: ({ context }) => context.policy.failoverMode === 'manual',
+                    target: '#escalated',
+                    actions: escalate('suspect', (c) => `primary at ${c.primarySite} failed; failoverMode manual: an operator must run failover`),
+                  },
+                  { target: '#failingOver', actions: [startFailover(false), announceFailover] },
                 ],
               },
-              {
-                target: '#workload.escalated',
-                actions: enqueueActions(({ enqueue }) => {
-                  enqueue(decide({ type: 'Escalated', step: 'fencing', reason: 'fence not confirmed and the lease has not expired' }));
-                }),
+            },
+            awaitingApproval: {
+              id: 'awaitingApproval',
+              on: {
+                PRIMARY_RECOVERED: { guard: ({ context, event }) => context.approvalFor === 'failover' && 'siteId' in event && event.siteId === context.primarySite, target: 'protected', actions: clearPrimaryFailure },
+                OPERATOR_COMMAND: [
+                  {
+                    guard: ({ context, event }) => cmd('approve')({ event }) && context.approvalFor === 'failover',
+                    target: '#failingOver',
+                    actions: [startFailover(false), announceFailover],
+                  },
+                  {
+                    guard: ({ context, event }) => cmd('approve')({ event }) && context.approvalFor === 'dataLoss',
+                    target: '#foSelecting',
+                    actions: s.enqueueActions(({ context, event, enqueue }) => {
+                      if (context.op) enqueue.assign({ now: timeOf(event as { at?: number }, context), op: { ...context.op, allowDataLoss: true, ...(event.type === 'OPERATOR_COMMAND' && event.targetSite ? { target: event.targetSite } : {}) } });
+                    }),
+                  },
+                  { guard: cmd('reject'), target: '#escalated', actions: escalate('awaitingApproval', 'rejected by an operator') },
+                  pauseMove,
+                ],
               },
-            ],
-          },
-        },
-        selectingReplica: {
-          entry: enqueueActions(({ context, enqueue }) => {
-            const f = context.failover;
-            if (!f) return;
-            const sel = selectReplica(Object.values(context.sites), f.fromSite, context.policy.maxDataLossSeconds);
-            enqueue(decide({ type: 'ReplicaSelected', chosen: sel.chosen, candidates: sel.candidates }));
-            enqueue.assign({ failover: { ...f, target: sel.chosen } });
-          }),
-          always: [
-            { guard: 'hasTarget', target: 'promoting' },
-            {
-              target: '#workload.escalated',
-              actions: enqueueActions(({ enqueue }) => {
-                enqueue(decide({ type: 'Escalated', step: 'selectingReplica', reason: 'no eligible replica' }));
+            },
+            failingOver: {
+              id: 'failingOver',
+              initial: 'fencing',
+              states: {
+                fencing: {
+                  ...commandStep({ id: 'foFencing', action: 'fence', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#foSelecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'agent' }))) } }),
+                  // Also fenced once the old primary's lease expired plus the margin: its agent fenced itself.
+                  after: {
+                    leaseMargin: {
+                      guard: 'leaseExpired',
+                      target: '#foSelecting',
+                      actions: [noteTime, s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'leaseExpiry', detail: `lease expired at ${context.op?.leaseExpiredAt}; margin ${context.policy.fenceMarginMs} ms passed` })))],
+                    },
+                    fenceTimeout: [
+                      { guard: ({ context }) => (context.op?.attempt ?? 0) < context.policy.retries, target: '#foFencing', reenter: true, actions: [noteTime, bumpAttempt] },
+                      { target: '#escalated', actions: escalate('foFencing', (c) => `fence of ${fromSite(c)} not confirmed and its lease has not expired`) },
+                    ],
+                  },
+                  on: {
+                    ...commandStep({ id: 'foFencing', action: 'fence', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#foSelecting' } }).on,
+                    SITE_STATUS: { guard: ({ context, event }) => event.type === 'SITE_STATUS' && event.status === 'lost' && event.siteId === fromSite(context), target: '#foFencing', reenter: true },
+                  },
+                },
+                selectingReplica: {
+                  id: 'foSelecting',
+                  entry: s.enqueueActions(({ context, enqueue }) => {
+                    const op = context.op;
+                    if (!op) return;
+                    const limit = op.allowDataLoss ? Number.POSITIVE_INFINITY : context.policy.maxDataLossSeconds;
+                    const sel = selectReplica(Object.values(context.sites), op.fromSite, limit);
+                    const forced = op.target !== undefined && sel.candidates.some((c) => c.siteId === op.target && !context.sites[c.siteId]?.lost && context.sites[c.siteId]?.healthy);
+                    const chosen = forced ? op.target : sel.chosen;
+                    enqueue(decide({ type: 'ReplicaSelected', ...(chosen !== undefined ? { chosen } : {}), candidates: sel.candidates }));
+                    if (chosen !== undefined) {
+                      enqueue.assign({ op: { ...op, target: chosen, attempt: 0, dataLossSeconds: context.sites[chosen]?.lagSeconds } });
+                      return;
+                    }
+                    // Invariant 5: beyond the allowed data loss, a human decides.
+                    const risky = selectReplica(Object.values(context.sites), op.fromSite, Number.POSITIVE_INFINITY).chosen;
+                    if (risky !== undefined) {
+                      enqueue(decide({ type: 'ApprovalRequired', reason: `every reachable replica lags more than maxDataLossSeconds (${context.policy.maxDataLossSeconds} s)`, candidate: risky }));
+                      enqueue.assign({ approvalFor: 'dataLoss', op: { ...op, target: undefined } });
+                    } else enqueue.assign({ op: { ...op, target: undefined, evidence: [...op.evidence, 'no eligible replica'] } });
+                  }),
+                  always: [
+                    { guard: ({ context }) => context.op?.target !== undefined, target: 'promoting' },
+                    { guard: ({ context }) => context.approvalFor === 'dataLoss', target: '#awaitingApproval' },
+                    { target: '#escalated', actions: escalate('foSelecting', 'no reachable, healthy replica to promote') },
+                  ],
+                },
+                promoting: commandStep({ id: 'foPromoting', action: 'promote', site: target, timeout: 'promoteTimeout', prepare: promotePrepare, announce: promoteAnnounce, onDone: { target: '#foRedirecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'PromoteConfirmed', siteId: target(context), epoch: context.epoch }))) } }),
+                redirecting: commandStep({ id: 'foRedirecting', action: 'redirect', site: target, timeout: 'verifyTimeout', params: (c) => ({ fromSite: fromSite(c) }), skipUnsupported: true, onDone: { target: '#foVerifying' } }),
+                verifying: {
+                  id: 'foVerifying',
+                  always: { guard: ({ context }) => context.sites[target(context)]?.role === 'primary' && !!context.sites[target(context)]?.healthy, target: '#failedOver', actions: completeMove },
+                  on: { COMMAND_RESULT: { actions: noteTime } },
+                  after: { verifyTimeout: { target: '#escalated', actions: escalate('foVerifying', (c) => `${target(c)} was promoted but has not reported itself a healthy primary`) } },
+                },
+              },
+            },
+            failedOver: {
+              id: 'failedOver',
+              always: {
+                guard: ({ context }) => {
+                  const p = context.previousPrimary;
+                  const old = p ? context.sites[p] : undefined;
+                  return context.policy.autoReprotect && !!old && !old.lost && old.healthy && old.role !== 'replica' && old.role !== 'unknown';
+                },
+                target: '#reprotecting',
+                actions: beginOp('reprotect', (c) => ({ fromSite: c.previousPrimary ?? c.primarySite, target: c.previousPrimary, reason: 'old primary is back: resync it as a replica', evidence: [] })),
+              },
+              on: {
+                ...quietStateHandlers,
+                OPERATOR_COMMAND: [
+                  {
+                    guard: ({ context, event }) => cmd('reprotect')({ event }) && context.previousPrimary !== undefined && !context.sites[context.previousPrimary]?.lost,
+                    target: '#reprotecting',
+                    actions: beginOp('reprotect', (c, e) => ({ fromSite: c.previousPrimary ?? c.primarySite, target: c.previousPrimary, reason: 'operator reprotect', evidence: [], ...(e.type === 'OPERATOR_COMMAND' ? { actor: e.actor } : {}) })),
+                  },
+                  operatorMoves.failover,
+                  pauseMove,
+                ],
+              },
+            },
+            reprotecting: {
+              ...commandStep({
+                id: 'reprotecting',
+                action: 'reprotect',
+                site: (c) => c.op?.target ?? c.primarySite,
+                timeout: 'promoteTimeout',
+                params: (c) => ({ upstreamSite: c.primarySite }),
+                prepare: (c) => (c.op?.attempt === 0 ? { epoch: c.epoch + 1 } : {}),
+                announce: (c) => (c.op?.attempt === 0 ? [{ type: 'ReprotectStarted' as const, siteId: c.op?.target ?? '' }, { type: 'EpochAdvanced' as const, from: c.epoch - 1, to: c.epoch, primarySite: c.primarySite }] : []),
+                onDone: {
+                  target: '#protected',
+                  actions: s.enqueueActions(({ context, enqueue }) => {
+                    const site = context.op?.target;
+                    if (!site) return;
+                    enqueue(decide({ type: 'ReprotectCompleted', siteId: site }));
+                    const old = context.sites[site];
+                    enqueue.assign({ op: undefined, lastTransitionAt: context.now, sites: old ? { ...context.sites, [site]: { ...old, role: 'replica' } } : context.sites });
+                  }),
+                },
               }),
             },
-          ],
+            switchingOver: {
+              id: 'switchingOver',
+              initial: 'quiescing',
+              entry: s.enqueueActions(({ context, enqueue }) => {
+                const op = context.op;
+                if (op) enqueue(decide({ type: 'FailoverStarted', mode: 'planned', fromSite: op.fromSite, reason: op.reason, evidence: [], ...(op.actor ? { actor: op.actor } : {}) }));
+              }),
+              states: {
+                quiescing: commandStep({ id: 'soQuiescing', action: 'quiesce', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#soSyncing' } }),
+                syncing: {
+                  id: 'soSyncing',
+                  // Zero data loss: promote only once the target has everything.
+                  always: { guard: ({ context }) => inSync(context, target(context)), target: '#soDemoting' },
+                  after: {
+                    verifyTimeout: {
+                      target: '#soAborting',
+                      actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FailoverAborted', reason: `${target(context)} did not catch up within ${context.policy.verifyTimeoutMs} ms; resuming writes on ${fromSite(context)}` }))),
+                    },
+                  },
+                },
+                aborting: commandStep({ id: 'soAborting', action: 'unfence', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#protected', actions: s.enqueueActions(({ enqueue }) => enqueue.assign({ op: undefined })) } }),
+                demoting: commandStep({ id: 'soDemoting', action: 'fence', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#soPromoting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'agent' }))) } }),
+                promoting: commandStep({ id: 'soPromoting', action: 'promote', site: target, timeout: 'promoteTimeout', prepare: promotePrepare, announce: promoteAnnounce, onDone: { target: '#soRedirecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'PromoteConfirmed', siteId: target(context), epoch: context.epoch }))) } }),
+                redirecting: commandStep({ id: 'soRedirecting', action: 'redirect', site: target, timeout: 'verifyTimeout', params: (c) => ({ fromSite: fromSite(c) }), skipUnsupported: true, onDone: { target: '#soResyncing' } }),
+                resyncing: commandStep({ id: 'soResyncing', action: 'reprotect', site: fromSite, timeout: 'promoteTimeout', params: (c) => ({ upstreamSite: target(c) }), onDone: { target: '#protected', actions: completeMove } }),
+              },
+            },
+            escalated: {
+              id: 'escalated',
+              on: {
+                OPERATOR_COMMAND: [
+                  operatorMoves.failover,
+                  // Acknowledged: a primary that is still failed is judged again (debounce, cooldown lifted);
+                  // a healthy one goes back to protection.
+                  { guard: ({ context, event }) => cmd('acknowledge')({ event }) && context.primaryFailed, target: 'suspect', actions: acknowledge() },
+                  { guard: cmd('acknowledge'), target: 'protected', actions: acknowledge() },
+                  pauseMove,
+                ],
+                PRIMARY_RECOVERED: { guard: ({ context, event }) => 'siteId' in event && event.siteId === context.primarySite && context.op === undefined, target: 'protected', actions: clearPrimaryFailure },
+              },
+            },
+          },
         },
-        promoting: {
-          entry: enqueueActions(({ context, enqueue }) => {
-            const f = context.failover;
-            if (!f || f.target === undefined) return;
-            const next = context.epoch + 1;
-            const id = `${context.workloadId}:${next}:promote:${f.target}:${f.attempt}`;
-            enqueue.assign({ epoch: next, failover: { ...f, promoteCommandId: id } });
-            enqueue(decide({ type: 'EpochAdvanced', from: context.epoch, to: next, primarySite: f.target }));
-            enqueue(decide({
-              type: 'CommandIssued',
-              command: { commandId: id, siteId: f.target, action: 'promote', epoch: next, timeoutMs: context.policy.promoteTimeoutMs, params: {} },
-            }));
+        paused: {
+          id: 'paused',
+          on: { OPERATOR_COMMAND: { guard: cmd('resume'), target: 'active.hist', actions: noteTime } },
+        },
+      },
+    },
+    drill: {
+      initial: 'idle',
+      on: { OPERATOR_COMMAND: { guard: ({ event }) => event.type === 'OPERATOR_COMMAND' && DRILL_COMMANDS.has(event.command), actions: reject } },
+      states: {
+        idle: {
+          on: {
+            OPERATOR_COMMAND: {
+              guard: ({ context, event }) => {
+                if (!cmd('drillStart')({ event }) || event.type !== 'OPERATOR_COMMAND') return false;
+                const site = event.targetSite ?? Object.values(context.sites).find((x) => x.siteId !== context.primarySite && !x.lost && x.healthy)?.siteId;
+                return site !== undefined && site !== context.primarySite && !!context.sites[site];
+              },
+              target: 'running',
+              actions: s.enqueueActions(({ context, event, enqueue }) => {
+                if (event.type !== 'OPERATOR_COMMAND') return;
+                const site = event.targetSite ?? Object.values(context.sites).find((x) => x.siteId !== context.primarySite && !x.lost && x.healthy)!.siteId;
+                const seq = context.drillSeq + 1;
+                const commandId = `${context.workloadId}:${context.epoch}:drill${seq}:drillStart:${site}:0`;
+                enqueue(decide({ type: 'DrillStarted', siteId: site }));
+                enqueue(decide({ type: 'CommandIssued', command: { commandId, siteId: site, action: 'drillStart', epoch: context.epoch, timeoutMs: context.policy.verifyTimeoutMs, params: { isolated: true } } }));
+                enqueue.assign({ now: event.at, drillSeq: seq, drill: { siteId: site, seq, commandId } });
+              }),
+            },
+          },
+        },
+        running: {
+          on: {
+            COMMAND_RESULT: {
+              guard: ({ context, event }) => event.type === 'COMMAND_RESULT' && event.commandId === context.drill?.commandId && event.status !== 'done',
+              target: 'cleaningUp',
+              actions: noteTime,
+            },
+            OPERATOR_COMMAND: { guard: cmd('drillCleanup'), target: 'cleaningUp', actions: noteTime },
+          },
+        },
+        cleaningUp: {
+          entry: s.enqueueActions(({ context, enqueue }) => {
+            const d = context.drill;
+            if (!d) return;
+            const commandId = `${context.workloadId}:${context.epoch}:drill${d.seq}:drillCleanup:${d.siteId}:0`;
+            enqueue(decide({ type: 'CommandIssued', command: { commandId, siteId: d.siteId, action: 'drillCleanup', epoch: context.epoch, timeoutMs: context.policy.verifyTimeoutMs, params: {} } }));
+            enqueue.assign({ drill: { ...d, commandId } });
           }),
           on: {
             COMMAND_RESULT: {
-              guard: ({ context, event }) => event.commandId === context.failover?.promoteCommandId && event.status === 'done',
-              target: '#workload.failedOver',
-              actions: enqueueActions(({ context, event, enqueue }) => {
-                const f = context.failover;
-                if (!f || f.target === undefined) return;
-                const target = context.sites[f.target];
-                const from = context.sites[f.fromSite];
-                enqueue(decide({ type: 'PromoteConfirmed', siteId: f.target, epoch: context.epoch }));
-                enqueue(decide({
-                  type: 'FailoverCompleted',
-                  fromSite: f.fromSite,
-                  toSite: f.target,
-                  epoch: context.epoch,
-                  startedAt: f.startedAt,
-                  rtoMs: Math.max(0, event.at - f.startedAt),
-                  ...(target?.lagSeconds !== undefined ? { dataLossSeconds: target.lagSeconds } : {}),
-                }));
-                const sites = { ...context.sites };
-                if (target) sites[f.target] = { ...target, role: 'primary', lagSeconds: 0 };
-                if (from) sites[f.fromSite] = { ...from, role: 'fenced' };
-                enqueue.assign({ now: event.at, primarySite: f.target, sites, lastFailoverAt: event.at, lastTransitionAt: event.at, failover: undefined });
+              guard: ({ context, event }) => event.type === 'COMMAND_RESULT' && event.commandId === context.drill?.commandId,
+              target: 'idle',
+              actions: s.enqueueActions(({ context, event, enqueue }) => {
+                if (event.type !== 'COMMAND_RESULT' || !context.drill) return;
+                enqueue(decide({ type: 'DrillCompleted', siteId: context.drill.siteId, result: event.status === 'done' ? 'passed' : 'failed', ...(event.reason ? { detail: event.reason } : {}) }));
+                enqueue.assign({ now: event.at, drill: undefined });
               }),
             },
           },
           after: {
-            promoteTimeout: {
-              target: '#workload.escalated',
-              actions: enqueueActions(({ enqueue }) => {
-                enqueue(decide({ type: 'Escalated', step: 'promoting', reason: 'promote not confirmed in time' }));
+            verifyTimeout: {
+              target: 'idle',
+              actions: s.enqueueActions(({ context, enqueue }) => {
+                if (context.drill) enqueue(decide({ type: 'DrillCompleted', siteId: context.drill.siteId, result: 'failed', detail: 'cleanup not confirmed in time' }));
+                enqueue.assign({ drill: undefined });
               }),
             },
           },
         },
       },
     },
-    failedOver: {},
-    escalated: {},
   },
 });

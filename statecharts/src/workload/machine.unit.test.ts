@@ -52,6 +52,13 @@ describe('workload machine - unplanned failover after a site loss', () => {
     fx = feed({
       type: 'COMMAND_RESULT', at: 3_200, commandId: promote.decision.command.commandId, siteId: 'C', action: 'promote', epoch: 1, status: 'done', detail: {},
     });
+    expect(stateOf(snapshot)).toBe('failingOver.redirecting');
+    const redirect = fx.find((e) => e.kind === 'decision' && e.decision.type === 'CommandIssued');
+    if (!redirect || redirect.kind !== 'decision' || redirect.decision.type !== 'CommandIssued') throw new Error('no redirect');
+    expect(redirect.decision.command).toMatchObject({ action: 'redirect', siteId: 'C', epoch: 1 });
+    fx = feed({ type: 'COMMAND_RESULT', at: 3_250, commandId: redirect.decision.command.commandId, siteId: 'C', action: 'redirect', epoch: 1, status: 'done', detail: {} });
+    expect(stateOf(snapshot)).toBe('failingOver.verifying');
+    fx = feed({ type: 'REPLICA_STATUS', at: 3_900, siteId: 'C', healthy: true, role: 'primary', position: '300', lagSeconds: 0 });
     expect(stateOf(snapshot)).toBe('failedOver');
     const view = viewWorkload(snapshot as WorkloadSnapshot);
     expect(view).toMatchObject({ primarySite: 'C', epoch: 1 });

@@ -1,0 +1,94 @@
+import type { Actor, Decision, Policy, WorkloadInput } from '@drc/contracts';
+import type { SiteFacts } from './select-replica';
+
+/** Bumped whenever a change to the machine can change a decision (replay checks it). */
+export const STATECHART_VERSION = 'workload@2';
+
+export interface SiteState extends SiteFacts {
+  role: 'primary' | 'replica' | 'fenced' | 'stopped' | 'unknown';
+  leaseExpiredAt?: number | undefined;
+}
+
+/** The move in progress: an unplanned failover, a planned switchover/failback, or a reprotect. */
+export interface Operation {
+  kind: 'failover' | 'switchover' | 'reprotect';
+  fromSite: string;
+  startedAt: number;
+  reason: string;
+  evidence: string[];
+  actor?: Actor | undefined;
+  leaseExpiredAt?: number | undefined;
+  /** The site to promote (chosen by selection, or named by an operator). */
+  target?: string | undefined;
+  /** An operator named the target or approved the data loss: selection may exceed maxDataLoss. */
+  allowDataLoss: boolean;
+  dataLossSeconds?: number | undefined;
+  attempt: number;
+  /** Id of the command the current step waits for. */
+  commandId?: string | undefined;
+}
+
+export interface DrillContext {
+  siteId: string;
+  seq: number;
+  commandId?: string | undefined;
+}
+
+export interface WorkloadContext {
+  workloadId: string;
+  /** Fencing token: incremented by every role change; every command carries it. */
+  epoch: number;
+  primarySite: string;
+  sites: Record<string, SiteState>;
+  policy: Policy;
+  /** Recorded time of the last input (the machine's only notion of now). */
+  now: number;
+  /** Counts operations, so command ids stay unique even when an epoch is reused. */
+  opSeq: number;
+  primaryFailed: boolean;
+  primaryFailure?: { reason: string; evidence: string[]; leaseExpiredAt?: number | undefined; at: number } | undefined;
+  cooldownAcknowledged: boolean;
+  approvalFor?: 'failover' | 'dataLoss' | undefined;
+  lastTransitionAt?: number | undefined;
+  lastFailoverAt?: number | undefined;
+  /** The primary before the last move (failback goes back there). */
+  previousPrimary?: string | undefined;
+  op?: Operation | undefined;
+  escalation?: { step: string; reason: string } | undefined;
+  drill?: DrillContext | undefined;
+  drillSeq: number;
+}
+
+/** Events the machine reacts to: recorded inputs, plus its own delayed events fed back with `at`. */
+export type WorkloadEvent = Exclude<WorkloadInput, { type: 'TIMER_FIRED' }> | { type: `xstate.after.${string}`; at: number };
+
+/** Pure. A `decide` action: the runtime records the decision, then acts on it. */
+export const decide = (d: Decision) => ({ type: 'decide' as const, params: d });
+
+/** Pure. Deterministic command id: a re-dispatch after a crash is deduplicated by the agent. */
+export function commandIdFor(ctx: WorkloadContext, action: string, siteId: string, attempt = ctx.op?.attempt ?? 0): string {
+  return `${ctx.workloadId}:${ctx.epoch}:${ctx.opSeq}:${action}:${siteId}:${attempt}`;
+}
+
+/** Pure. Lag above the RPO, or a copy down, somewhere other than the primary. */
+export function isDegraded(ctx: WorkloadContext): boolean {
+  return Object.values(ctx.sites).some(
+    (s) => s.siteId !== ctx.primarySite && (s.lost || !s.healthy || (s.lagSeconds !== undefined && s.lagSeconds > ctx.policy.rpoSeconds)),
+  );
+}
+
+/** Pure. Anti-flap: an automatic failover happened within the cooldown and no operator acknowledged it. */
+export function inCooldown(ctx: WorkloadContext): boolean {
+  return ctx.lastFailoverAt !== undefined && ctx.now - ctx.lastFailoverAt < ctx.policy.cooldownSeconds * 1000 && !ctx.cooldownAcknowledged;
+}
+
+/** Pure. The time carried by any event (timer events get theirs from the runtime). */
+export function timeOf(event: { at?: number }, ctx: WorkloadContext): number {
+  return typeof event.at === 'number' ? event.at : ctx.now;
+}
+
+/** Pure. Sites that may become primary in a planned move: reachable, healthy, in sync. */
+export function inSync(ctx: WorkloadContext, siteId: string): boolean {
+  const s = ctx.sites[siteId];
+  return !!s && !s.lost && s.healthy && s.role === 'replica' && (s.lagSeconds ?? Infinity) === 0;
+}
