@@ -54,6 +54,8 @@ export interface WorkloadContext {
   /** The primary before the last move (failback goes back there). */
   previousPrimary?: string | undefined;
   op?: Operation | undefined;
+  /** Set by an unplanned failover; with autoFailback the workload moves back once in sync. */
+  failbackDue: boolean;
   escalation?: { step: string; reason: string } | undefined;
   drill?: DrillContext | undefined;
   drillSeq: number;

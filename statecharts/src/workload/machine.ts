@@ -152,7 +152,7 @@ const completeMove = s.enqueueActions(({ context, event, enqueue }) => {
   if (f) sites[op.fromSite] = { ...f, role: planned ? 'replica' : 'fenced' };
   enqueue.assign({
     now: at, primarySite: op.target, previousPrimary: op.fromSite, sites, lastTransitionAt: at, op: undefined, primaryFailed: false, primaryFailure: undefined,
-    ...(planned ? {} : { lastFailoverAt: at, cooldownAcknowledged: false }),
+    ...(planned ? { failbackDue: false } : { lastFailoverAt: at, cooldownAcknowledged: false, failbackDue: true }),
   });
 });
 
@@ -226,7 +226,7 @@ export const workloadMachine = s.createMachine({
     }
     return {
       workloadId: input.workloadId, epoch: input.epoch, primarySite: input.primarySite, sites, policy: input.policy as Policy, now: input.at,
-      lastTransitionAt: input.at, opSeq: 0, primaryFailed: false, cooldownAcknowledged: false, drillSeq: 0,
+      lastTransitionAt: input.at, opSeq: 0, primaryFailed: false, cooldownAcknowledged: false, drillSeq: 0, failbackDue: false,
     };
   },
   // Facts about copies and sites are kept current whatever the state (even paused).
@@ -277,7 +277,18 @@ export const workloadMachine = s.createMachine({
             hist: { type: 'history', history: 'shallow' },
             protected: {
               id: 'protected',
-              always: { guard: 'degraded', target: 'degraded' },
+              always: [
+                { guard: 'degraded', target: 'degraded' },
+                {
+                  // autoFailback: once the old primary is a replica in sync again, move back (planned, zero loss).
+                  guard: ({ context }) => context.policy.autoFailback && context.failbackDue && context.previousPrimary !== undefined && inSync(context, context.previousPrimary),
+                  target: '#switchingOver',
+                  actions: [
+                    beginOp('switchover', (c) => ({ fromSite: c.primarySite, target: c.previousPrimary, reason: 'automatic failback (autoFailback)', evidence: [] })),
+                    s.enqueueActions(({ enqueue }) => enqueue.assign({ failbackDue: false })),
+                  ],
+                },
+              ],
               on: { ...quietStateHandlers },
             },
             degraded: {
