@@ -156,6 +156,14 @@ const completeMove = s.enqueueActions(({ context, event, enqueue }) => {
   });
 });
 
+const fencingStep = commandStep({
+  id: 'foFencing',
+  action: 'fence',
+  site: fromSite,
+  timeout: 'fenceTimeout',
+  onDone: { target: '#foSelecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'agent' }))) },
+});
+
 const startFailover = (forced: boolean) =>
   beginOp('failover', (c, e) => {
     const f = c.primaryFailure;
@@ -361,7 +369,7 @@ export const workloadMachine = s.createMachine({
               initial: 'fencing',
               states: {
                 fencing: {
-                  ...commandStep({ id: 'foFencing', action: 'fence', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#foSelecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'agent' }))) } }),
+                  ...fencingStep,
                   // Also fenced once the old primary's lease expired plus the margin: its agent fenced itself.
                   after: {
                     leaseMargin: {
@@ -369,13 +377,11 @@ export const workloadMachine = s.createMachine({
                       target: '#foSelecting',
                       actions: [noteTime, s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'leaseExpiry', detail: `lease expired at ${context.op?.leaseExpiredAt}; margin ${context.policy.fenceMarginMs} ms passed` })))],
                     },
-                    fenceTimeout: [
-                      { guard: ({ context }) => (context.op?.attempt ?? 0) < context.policy.retries, target: '#foFencing', reenter: true, actions: [noteTime, bumpAttempt] },
-                      { target: '#escalated', actions: escalate('foFencing', (c) => `fence of ${fromSite(c)} not confirmed and its lease has not expired`) },
-                    ],
+                    ...fencingStep.after,
                   },
                   on: {
-                    ...commandStep({ id: 'foFencing', action: 'fence', site: fromSite, timeout: 'fenceTimeout', onDone: { target: '#foSelecting' } }).on,
+                    ...fencingStep.on,
+                    // The lease of the old primary's site expired meanwhile: re-arm with the margin timer.
                     SITE_STATUS: { guard: ({ context, event }) => event.type === 'SITE_STATUS' && event.status === 'lost' && event.siteId === fromSite(context), target: '#foFencing', reenter: true },
                   },
                 },
@@ -386,7 +392,9 @@ export const workloadMachine = s.createMachine({
                     if (!op) return;
                     const limit = op.allowDataLoss ? Number.POSITIVE_INFINITY : context.policy.maxDataLossSeconds;
                     const sel = selectReplica(Object.values(context.sites), op.fromSite, limit);
-                    const forced = op.target !== undefined && sel.candidates.some((c) => c.siteId === op.target && !context.sites[c.siteId]?.lost && context.sites[c.siteId]?.healthy);
+                    // A named target is honoured when it is eligible under the limit in force (an operator's
+                    // forced failover or approved data loss lifts the limit; approving the failover does not).
+                    const forced = op.target !== undefined && sel.candidates.some((c) => c.siteId === op.target && c.eligible);
                     const chosen = forced ? op.target : sel.chosen;
                     enqueue(decide({ type: 'ReplicaSelected', ...(chosen !== undefined ? { chosen } : {}), candidates: sel.candidates }));
                     if (chosen !== undefined) {
