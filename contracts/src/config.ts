@@ -63,6 +63,23 @@ export const NatsSettingsSchema = z.strictObject({
   prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('drc'),
 });
 
+/**
+ * API bearer tokens. Only the sha256 (hex) of each token is stored, so the config file leaks
+ * no credential. Absent: authentication is disabled (the coordinator warns at startup).
+ */
+export const AuthSettingsSchema = z.strictObject({
+  tokens: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1).max(200),
+        sha256: z.string().regex(/^[0-9a-f]{64}$/, { message: 'expected the sha256 of the token as 64 lowercase hex digits' }),
+        role: z.enum(['viewer', 'operator', 'admin']),
+      }),
+    )
+    .min(1, { message: 'expected at least one token (omit auth to disable authentication)' }),
+});
+export type AuthSettings = z.infer<typeof AuthSettingsSchema>;
+
 export const DrcConfigSchema = z
   .strictObject({
     version: z.literal(1).default(1),
@@ -77,6 +94,7 @@ export const DrcConfigSchema = z
     defaults: z.strictObject({ policy: PartialPolicySchema.default({}) }).default({ policy: {} }),
     sites: z.array(SiteConfigSchema).min(1, { message: 'expected at least one site' }),
     workloads: z.array(WorkloadConfigSchema).default([]),
+    auth: AuthSettingsSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     const siteIds = new Set<string>();

@@ -8,3 +8,4 @@ export * from './config';
 export * from './workload';
 export * from './events';
 export * from './sites';
+export * from './api';

@@ -12,3 +12,4 @@ export {
   type Effect,
   type Step,
 } from './api';
+export { toMermaid, toJson } from './export';

@@ -75,7 +75,7 @@ function walk(policy: Parameters<typeof setupWith>[0], drillOnly = false) {
   const adj = getAdjacencyMap(workloadMachine, { input: setup, events: (snap) => eventsFor(snap, drillOnly), serializeState: (snap) => (drillOnly ? JSON.stringify([snap.value, snap.context.drill?.commandId]) : key(snap)), limit: 10_000_000 });
   const edges: Array<{ from: WorkloadSnapshot; type: string; to: WorkloadSnapshot }> = [];
   for (const entry of Object.values(adj)) {
-    for (const t of Object.values(entry.transitions)) edges.push({ from: entry.state as WorkloadSnapshot, type: t.event.type, to: t.state as WorkloadSnapshot });
+    for (const t of Object.values(entry.transitions) as Array<{ event: WorkloadEvent; state: unknown }>) edges.push({ from: entry.state as WorkloadSnapshot, type: t.event.type, to: t.state as WorkloadSnapshot });
   }
   return { states: Object.values(adj).map((e) => e.state as WorkloadSnapshot), edges };
 }

@@ -2,12 +2,20 @@ import type { Command } from 'commander';
 import { registerAuditCommand } from './audit';
 import { registerConfigCommand } from './config';
 import { registerReplayCommands } from './replay';
+import { registerStatechartCommand } from './statechart';
+import { registerOperateCommands } from './operate';
 import { registerStatusCommand } from './status';
+import { registerWatchCommand } from './watch';
+import { registerWorkloadCommands } from './workloads';
 
 /** Every `drc` subcommand is registered here, once. */
 export function registerCommands(program: Command): void {
   registerConfigCommand(program);
   registerStatusCommand(program);
+  registerWorkloadCommands(program);
+  registerOperateCommands(program);
+  registerWatchCommand(program);
   registerAuditCommand(program);
   registerReplayCommands(program);
+  registerStatechartCommand(program);
 }

@@ -1,7 +1,7 @@
 import type { SiteView, WorkloadView } from '@drc/contracts';
 import type { Command } from 'commander';
-import { createApiClient, defaultApiUrl } from '../api-client';
 import { colour, siteColour, stateColour, table } from '../output';
+import { clientFor, printJson, withApiOptions, type ApiOptions } from './api-options';
 
 /** Pure. The sites table. */
 export function renderSites(sites: SiteView[], now = Date.now()): string {
@@ -40,16 +40,12 @@ export function renderWorkloads(workloads: WorkloadView[]): string {
 }
 
 export function registerStatusCommand(program: Command): void {
-  program
-    .command('status')
-    .description('sites and workloads at a glance (from the coordinator API)')
-    .option('--api <url>', 'coordinator API base URL', defaultApiUrl())
-    .option('--json', 'print JSON')
-    .action(async (opts: { api: string; json?: boolean }) => {
-      const api = createApiClient(opts.api, process.env.DRC_TOKEN);
+  withApiOptions(program.command('status').description('sites and workloads at a glance (from the coordinator API)'))
+    .action(async (opts: ApiOptions) => {
+      const api = clientFor(opts);
       const [sites, workloads] = await Promise.all([api.sites(), api.workloads()]);
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ sites, workloads }, null, 2)}\n`);
+        printJson({ sites, workloads });
         return;
       }
       process.stdout.write(`${renderSites(sites)}\n\n${renderWorkloads(workloads)}\n`);

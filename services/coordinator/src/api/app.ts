@@ -1,88 +1,85 @@
-import { workloadStream } from '@drc/contracts';
+import type { AuthSettings } from '@drc/contracts';
 import type { EventStore } from '@drc/event-store';
 import { Hono } from 'hono';
-import { z } from 'zod';
 import type { Coordinator } from '../coordinator';
+import { dashboardHtml } from '../dashboard/index';
+import { createBearerAuth, type AuthVariables } from './auth';
+import { createCommandRoutes } from './commands';
 import { ApiError, mapError } from './errors';
+import { createLbRoutes } from './lb';
+import { buildOpenApiDocument } from './openapi';
+import { createReadRoutes } from './reads';
+import { createStreamRoutes } from './stream';
 
 export interface ApiDeps {
   coordinator: Coordinator;
   store: EventStore;
+  /** The config's `auth` section. Absent: authentication is disabled (warn at startup). */
+  auth?: AuthSettings | undefined;
+  /** The NATS connection, so /readyz can tell when it is closed. */
+  nc?: { isClosed(): boolean } | undefined;
+  /** Called once when auth is disabled (main.ts passes its logger's warn). */
+  warn?: (message: string) => void;
 }
 
-const EventsQuerySchema = z.strictObject({
-  from: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().positive().max(10_000).optional(),
-});
-
-function bigintSafe(_key: string, value: unknown): unknown {
-  return typeof value === 'bigint' ? value.toString() : value;
+/** Not pure: probes the store with a cheap read; false after `ms` without an answer. */
+async function storeAnswers(store: EventStore, ms = 1000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([store.streamVersion('readyz-probe').then(() => true, () => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-/** The HTTP API (hono). Pure wiring: every handler reads the coordinator's views or the store. */
-export function createApi(deps: ApiDeps): Hono {
-  const app = new Hono();
+/**
+ * The HTTP API (hono). Wiring only: every handler reads the coordinator's views or the store,
+ * or sends an operator command through `coordinator.operatorCommand()`.
+ * Unauthenticated on purpose: /healthz, /readyz (orchestrators' probes carry no tokens),
+ * /metrics (Prometheus scrapes from the monitoring network; no workload data, only counters),
+ * /lb/* (load balancers; a yes/no answer) and the dashboard's static page (it asks for a token
+ * and calls the API with it). Everything under /api/v1 needs a bearer token.
+ */
+export function createApi(deps: ApiDeps): Hono<{ Variables: AuthVariables }> {
+  const { coordinator: co, store } = deps;
+  if (!deps.auth) deps.warn?.('API authentication is disabled: add an auth section with tokens to the config');
+  const app = new Hono<{ Variables: AuthVariables }>();
   app.onError(mapError);
   app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
-  app.get('/readyz', (c) => {
-    const co = deps.coordinator;
-    const body = { coordinatorId: co.id, role: co.isLeader ? 'leader' : 'standby', leaderEpoch: co.leadership.leaderEpoch, leader: co.leadership.holder ?? null };
-    return co.isReady ? c.json({ status: 'ready', ...body }) : c.json({ status: 'starting', ...body }, 503);
+  app.get('/readyz', async (c) => {
+    const natsUp = deps.nc ? !deps.nc.isClosed() : true;
+    const leadershipKnown = co.isLeader || co.leadership.holder !== undefined;
+    const storeUp = await storeAnswers(store);
+    const checks = { coordinator: co.isReady, store: storeUp, nats: natsUp, leadership: leadershipKnown };
+    const body = { coordinatorId: co.id, role: co.isLeader ? 'leader' : 'standby', leaderEpoch: co.leadership.leaderEpoch, leader: co.leadership.holder ?? null, checks };
+    return Object.values(checks).every(Boolean) ? c.json({ status: 'ready', ...body }) : c.json({ status: 'starting', ...body }, 503);
   });
-
   app.get('/metrics', async (c) => {
-    const registry = deps.coordinator.metrics.registry;
+    const registry = co.metrics.registry;
     return c.body(await registry.metrics(), 200, { 'content-type': registry.contentType });
   });
+  app.route('/lb', createLbRoutes(co));
 
+  const html = dashboardHtml();
+  app.get('/', (c) => c.html(html));
+  app.get('/dashboard', (c) => c.html(html));
+
+  app.get('/api/v1/openapi.json', (c) => c.json(buildOpenApiDocument()));
+  app.use('/api/v1/*', createBearerAuth(deps.auth));
   // Only the leader holds live workload state; a standby says where to go instead of answering stale.
   app.use('/api/v1/*', async (c, next) => {
-    const co = deps.coordinator;
     if (!co.isLeader) {
       throw new ApiError(503, 'NOT_LEADER', `coordinator ${co.id} is a standby; the leader is ${co.leadership.holder ?? 'not known yet'}`, { leader: co.leadership.holder ?? null });
     }
     await next();
   });
-
-  app.get('/api/v1/sites', (c) => c.json({ sites: deps.coordinator.siteViews() }));
-  app.get('/api/v1/workloads', (c) => c.json({ workloads: deps.coordinator.workloadViews() }));
-  app.get('/api/v1/workloads/:id', (c) => {
-    const view = deps.coordinator.workloadView(c.req.param('id'));
-    if (!view) throw new ApiError(404, 'WORKLOAD_NOT_FOUND', `unknown workload "${c.req.param('id')}"`);
-    return c.json(view);
-  });
-  app.get('/api/v1/workloads/:id/events', async (c) => {
-    const id = c.req.param('id');
-    const view = deps.coordinator.workloadView(id);
-    if (!view) throw new ApiError(404, 'WORKLOAD_NOT_FOUND', `unknown workload "${id}"`);
-    const q = EventsQuerySchema.safeParse(c.req.query());
-    if (!q.success) {
-      const issue = q.error.issues[0];
-      throw new ApiError(400, 'BAD_QUERY', `${issue?.path.join('.') ?? 'query'}: ${issue?.message ?? 'invalid'}`);
-    }
-    const events = await deps.store.readStream(workloadStream(id), {
-      ...(q.data.from !== undefined ? { fromPosition: q.data.from } : {}),
-      maxCount: q.data.limit ?? 1000,
-    });
-    const body = JSON.stringify(
-      {
-        workloadId: id,
-        events: events.map((e) => ({
-          id: e.id,
-          position: e.position,
-          globalPosition: e.globalPosition,
-          type: e.type,
-          data: e.data,
-          metadata: e.metadata,
-          recordedAt: e.recordedAt.toISOString(),
-          hash: e.hash,
-        })),
-      },
-      bigintSafe,
-    );
-    return c.body(body, 200, { 'content-type': 'application/json' });
-  });
+  app.route('/api/v1', createReadRoutes(co, store));
+  app.route('/api/v1', createCommandRoutes(co));
+  app.route('/api/v1', createStreamRoutes(co, store));
   return app;
 }

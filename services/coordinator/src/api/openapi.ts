@@ -1,0 +1,108 @@
+import {
+  ApiErrorBodySchema,
+  CommandRecordSchema,
+  CommandRequestBodySchema,
+  FailoversResponseSchema,
+  SiteViewSchema,
+  SitesResponseSchema,
+  StreamStoredEventSchema,
+  WorkloadEventsResponseSchema,
+  WorkloadViewSchema,
+  WorkloadsResponseSchema,
+} from '@drc/contracts';
+import { z } from 'zod';
+
+type Schema = Record<string, unknown>;
+
+/** Pure. The JSON Schema of a contracts schema, as OpenAPI 3.1 takes it. */
+function js(schema: z.ZodType): Schema {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'output', unrepresentable: 'any' }) as Schema;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: string, description: string) => ({ description, content: { 'application/json': { schema: ref(name) } } });
+const error = (description: string) => json('Error', description);
+const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const read = (summary: string, okName: string, extra: Schema = {}) => ({
+  summary,
+  security: [{ bearer: [] }],
+  responses: { 200: json(okName, 'OK'), 401: error('no or invalid token'), 403: error('role viewer needed'), 503: error('standby coordinator'), ...extra },
+});
+
+/**
+ * Pure. The OpenAPI 3.1 document of /api/v1, generated from the contracts' zod schemas.
+ * Commands use one route for every command (the body names it), so a client needs one call shape.
+ */
+export function buildOpenApiDocument(): Schema {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'drc coordinator API', version: '1.0.0', description: 'Status, failover history, operator commands and a live feed of a drc coordinator.' },
+    servers: [{ url: '/' }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'A token from the config file (auth.tokens, stored as sha256). Roles: viewer reads, operator sends commands, admin both.' } },
+      schemas: {
+        Error: js(ApiErrorBodySchema),
+        SiteView: js(SiteViewSchema),
+        WorkloadView: js(WorkloadViewSchema),
+        Sites: js(SitesResponseSchema),
+        Workloads: js(WorkloadsResponseSchema),
+        WorkloadEvents: js(WorkloadEventsResponseSchema),
+        Failovers: js(FailoversResponseSchema),
+        CommandRequest: js(CommandRequestBodySchema),
+        CommandRecord: js(CommandRecordSchema),
+        StreamStoredEvent: js(StreamStoredEventSchema),
+      },
+    },
+    paths: {
+      '/api/v1/sites': { get: read('every site with its health', 'Sites') },
+      '/api/v1/workloads': { get: read('every workload: state, roles, epoch, lag against RPO, last transition', 'Workloads') },
+      '/api/v1/workloads/{id}': { get: { ...read('one workload', 'WorkloadView', { 404: error('unknown workload') }), parameters: [idParam] } },
+      '/api/v1/workloads/{id}/events': {
+        get: {
+          ...read('the recorded events of a workload', 'WorkloadEvents', { 400: error('bad query (field named)'), 404: error('unknown workload') }),
+          parameters: [idParam, { name: 'from', in: 'query', schema: { type: 'integer', minimum: 1 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } }],
+        },
+      },
+      '/api/v1/workloads/{id}/failovers': { get: { ...read('failover history of a workload: measured RTO and achieved data loss', 'Failovers', { 404: error('unknown workload') }), parameters: [idParam] } },
+      '/api/v1/failovers': { get: read('failover history of every workload', 'Failovers') },
+      '/api/v1/workloads/{id}/commands': {
+        post: {
+          summary: 'send an operator command (failover, switchover, failback, reprotect, drillStart, drillCleanup, approve, reject, pause, resume, acknowledge)',
+          security: [{ bearer: [] }],
+          parameters: [idParam, { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'same key + same body: the same response, no second command; same key + another body: 422' }],
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CommandRequest') } } },
+          responses: {
+            202: { ...json('CommandRecord', 'accepted and recorded; follow the Location header'), headers: { Location: { schema: { type: 'string' }, description: '/api/v1/commands/{commandId}' } } },
+            400: error('bad body (field named)'),
+            401: error('no or invalid token'),
+            403: error('role operator needed'),
+            404: error('unknown workload'),
+            409: error('the statechart does not allow this command in the current state (error.state names it)'),
+            422: error('Idempotency-Key reused with another body'),
+            503: error('standby coordinator'),
+          },
+        },
+      },
+      '/api/v1/commands/{id}': { get: { ...read('what became of a command: accepted/rejected, state, the decisions it caused', 'CommandRecord', { 404: error('unknown command') }), parameters: [idParam] } },
+      '/api/v1/stream': {
+        get: {
+          summary: 'live feed (text/event-stream): `stored` events (id = event-store checkpoint; resume with Last-Event-ID), `workload` view changes, `sites` views',
+          security: [{ bearer: [] }],
+          parameters: [{ name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, { name: 'access_token', in: 'query', schema: { type: 'string' }, description: 'for EventSource, which cannot send headers' }],
+          responses: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: ref('StreamStoredEvent') } } }, 401: error('no or invalid token') },
+        },
+      },
+      '/lb/workloads/{id}/primary/{site}': {
+        get: {
+          summary: 'load-balancer check: 200 only on the site that is primary now (unauthenticated)',
+          parameters: [idParam, { name: 'site', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { 200: { description: 'primary', content: { 'text/plain': {} } }, 503: { description: 'not primary, moving, or unknown', content: { 'text/plain': {} } } },
+        },
+      },
+      '/healthz': { get: { summary: 'liveness (unauthenticated)', responses: { 200: { description: 'alive' } } } },
+      '/readyz': { get: { summary: 'readiness: store, NATS and leadership known (unauthenticated)', responses: { 200: { description: 'ready' }, 503: { description: 'starting' } } } },
+      '/metrics': { get: { summary: 'Prometheus exposition (unauthenticated; scrape from the monitoring network)', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
+    },
+  };
+}
