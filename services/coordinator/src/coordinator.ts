@@ -328,7 +328,10 @@ export class Coordinator {
     if (v.message.kind !== 'heartbeat') return this.deadLetter(subject, data, `expected a heartbeat, got ${v.message.kind}`, []);
     this.metrics.onAgentMessage('heartbeat');
     const r = this.sites.heartbeat(v.message, this.now());
-    if (r === 'stale') this.stats.staleDropped++;
+    if (r === 'stale') {
+      this.stats.staleDropped++;
+      this.deadLetter(subject, data, `replayed or reordered heartbeat: seq ${v.message.seq} from agent ${v.message.agentId} is not newer than the last one`, [{ path: 'seq', message: 'not increasing' }]);
+    }
   }
 
   private async onAgentMessage(subject: string, data: Uint8Array): Promise<void> {
@@ -366,8 +369,15 @@ export class Coordinator {
   }
 
   private async onCommandResult(subject: string, data: Uint8Array, msg: CommandResult): Promise<void> {
-    if (!this.runners.has(msg.workloadId)) {
+    const runner = this.runners.get(msg.workloadId);
+    if (!runner) {
       return this.deadLetter(subject, data, `unknown workload "${msg.workloadId}"`, [{ path: 'workloadId', message: 'unknown workload' }]);
+    }
+    // Only a result the workload is waiting for is an input; anything else (unknown id, stale
+    // epoch, a second answer) would only add noise to the history.
+    await runner.idle();
+    if (!runner.hasPendingCommand(msg.commandId)) {
+      return this.deadLetter(subject, data, `no pending command "${msg.commandId}" for ${msg.workloadId} (unknown, stale epoch ${msg.epoch}, or already answered)`, [{ path: 'commandId', message: 'not pending' }]);
     }
     const input: WorkloadInput = {
       type: 'COMMAND_RESULT',

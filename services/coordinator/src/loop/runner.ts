@@ -66,6 +66,11 @@ export class WorkloadRunner {
     this.stream = workloadStream(workloadId);
   }
 
+  /** True while a command was issued and its result has not been recorded. */
+  hasPendingCommand(commandId: string): boolean {
+    return this.commands.has(commandId);
+  }
+
   get view(): WorkloadView {
     return viewWorkload(this.snapshot);
   }
