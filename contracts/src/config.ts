@@ -56,6 +56,8 @@ export const CoordinatorSettingsSchema = z.strictObject({
   startupGraceMs: z.number().int().nonnegative().default(5000),
   /** How many workload failovers a site loss starts at once. */
   siteLossConcurrency: z.number().int().positive().default(256),
+  /** Leadership lease: a standby takes over this long after the leader stopped renewing. */
+  leaderTtlMs: z.number().int().positive().default(3000),
 });
 
 export const NatsSettingsSchema = z.strictObject({
@@ -90,6 +92,7 @@ export const DrcConfigSchema = z
       siteLeaseTtlMs: 3000,
       startupGraceMs: 5000,
       siteLossConcurrency: 256,
+      leaderTtlMs: 3000,
     }),
     defaults: z.strictObject({ policy: PartialPolicySchema.default({}) }).default({ policy: {} }),
     sites: z.array(SiteConfigSchema).min(1, { message: 'expected at least one site' }),

@@ -17,13 +17,26 @@ import { stringify as toYaml } from 'yaml';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
+export interface EstateOptions {
+  /** How many coordinators to start (one leads, the others stand by). */
+  coordinators?: number;
+  /** Extra environment for the agents (e.g. LOG_LEVEL). */
+  agentEnv?: Record<string, string>;
+}
+
 export interface Estate {
   dir: string;
   configFile: string;
   prefix: string;
   db: TestDatabase;
   apiUrl: string;
+  /** The first coordinator (the leader when there is one coordinator). */
   coordinator: ManagedProcess;
+  coordinators: Array<{ id: string; port: number; process: ManagedProcess }>;
+  /** Starts (or restarts) a coordinator process on its own port; resolves when it listens. */
+  startCoordinator(id: string, port?: number): Promise<{ id: string; port: number; process: ManagedProcess }>;
+  /** The coordinator that currently leads (asks each /readyz). */
+  leader(): Promise<{ id: string; port: number; process: ManagedProcess } | undefined>;
   agents: Map<string, ManagedProcess>;
   startAgent(siteId: string): Promise<ManagedProcess>;
   get<T>(path: string): Promise<T>;
@@ -34,7 +47,7 @@ export interface Estate {
 }
 
 /** Starts a whole estate as real processes: one coordinator and one agent per site, on a fresh database and a unique subject prefix. */
-export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 'e2e'): Promise<Estate> {
+export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 'e2e', opts: EstateOptions = {}): Promise<Estate> {
   const dir = mkdtempSync(join(tmpdir(), `drc-${label}-`));
   const prefix = uniquePrefix(label);
   const db = await createTestDatabase(label);
@@ -51,25 +64,47 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
       env: { NATS_URL: natsUrl(), LOG_LEVEL: 'info', ...env },
       logFile: join(dir, `${name}.log`),
     });
-  const coordinator = tsx('coordinator', 'services/coordinator/src/main.ts', ['--config', configFile, '--id', `${label}-coordinator`], { DATABASE_URL: db.url });
+  const coordinators: Array<{ id: string; port: number; process: ManagedProcess }> = [];
+  let apiPort = port;
+  const startCoordinator = async (id: string, p?: number) => {
+    const cport = p ?? (coordinators.length === 0 ? port : await freePort());
+    const proc = tsx(id, 'services/coordinator/src/main.ts', ['--config', configFile, '--id', id, '--port', String(cport)], { DATABASE_URL: db.url });
+    const entry = { id, port: cport, process: proc };
+    const existing = coordinators.findIndex((c) => c.id === id);
+    if (existing >= 0) coordinators[existing] = entry;
+    else coordinators.push(entry);
+    await proc.waitFor(/listening on http/, 30_000);
+    return entry;
+  };
+  const leader = async () => {
+    for (const c of coordinators) {
+      if (c.process.child.exitCode !== null || c.process.child.signalCode !== null) continue;
+      const r = await fetch(`http://127.0.0.1:${c.port}/readyz`).then((x) => x.json() as Promise<{ role?: string }>).catch(() => undefined);
+      if (r?.role === 'leader') return c;
+    }
+    return undefined;
+  };
   const agents = new Map<string, ManagedProcess>();
   const startAgent = async (siteId: string) => {
-    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId]);
+    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId], opts.agentEnv ?? {});
     agents.set(siteId, p);
     await p.waitFor(new RegExp(`agent ${siteId} ready`), 30_000);
     return p;
   };
-  const apiUrl = `http://127.0.0.1:${port}`;
   const get = async <T>(path: string): Promise<T> => {
-    const res = await fetch(`${apiUrl}${path}`);
+    // Ask whichever coordinator leads now (a standby answers 503 NOT_LEADER).
+    const l = coordinators.length > 1 ? await leader() : coordinators[0];
+    if (l) apiPort = l.port;
+    const res = await fetch(`http://127.0.0.1:${apiPort}${path}`);
     if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
     return (await res.json()) as T;
   };
   try {
-    await coordinator.waitFor(/listening on http/, 30_000);
+    await startCoordinator(`${label}-coordinator`);
+    for (let i = 2; i <= (opts.coordinators ?? 1); i++) await startCoordinator(`${label}-coordinator-${i}`);
     await Promise.all((config.sites ?? []).map((s) => startAgent(s.id)));
   } catch (e) {
-    await Promise.all([coordinator.stop(), ...[...agents.values()].map((a) => a.stop())]);
+    await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
     await db.drop();
     throw e;
   }
@@ -78,8 +113,11 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     configFile,
     prefix,
     db,
-    apiUrl,
-    coordinator,
+    apiUrl: `http://127.0.0.1:${port}`,
+    coordinator: coordinators[0]!.process,
+    coordinators,
+    startCoordinator,
+    leader,
     agents,
     startAgent,
     get,
@@ -87,7 +125,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     sites: () => get<{ sites: SiteView[] }>('/api/v1/sites').then((r) => r.sites),
     events: (id) => get<{ events: Array<{ type: string; position: number; data: Record<string, unknown>; metadata: Record<string, unknown> }> }>(`/api/v1/workloads/${id}/events`).then((r) => r.events),
     async stop() {
-      await Promise.all([coordinator.stop(), ...[...agents.values()].map((a) => a.stop())]);
+      await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
       await deleteStreams(createSubjects(prefix).streams.agents.replace(/_AGENTS$/, '_'));
       await db.drop();
     },

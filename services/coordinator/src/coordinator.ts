@@ -135,7 +135,7 @@ export class Coordinator {
       nc,
       bucket: `${this.subjects.streams.agents.replace(/_AGENTS$/, '')}_LEADER`,
       candidateId: this.id,
-      ttlMs: this.opts.leaderTtlMs ?? 3000,
+      ttlMs: this.opts.leaderTtlMs ?? this.opts.config.coordinator.leaderTtlMs,
       logger,
       now: this.now,
     });
@@ -196,7 +196,8 @@ export class Coordinator {
         );
       }),
     );
-    const consumer = await durableConsumer(this.opts.nc, this.subjects.streams.agents, 'coordinator', { ackWaitMs: 30_000 });
+    // A short ack wait: what a crashed leader had pulled but not acknowledged reaches its successor soon.
+    const consumer = await durableConsumer(this.opts.nc, this.subjects.streams.agents, 'coordinator', { ackWaitMs: 10_000 });
     this.messages = await consumer.consume({ max_messages: 512 });
     this.consuming = true;
     const messages = this.messages;

@@ -107,7 +107,7 @@ async function main(): Promise<number> {
   }
   const app = createApi({ coordinator, store });
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
-    process.stdout.write(`coordinator ${coordinator.id} listening on http://${host}:${info.port} (${store.kind} event store, ${config.workloads.length} workloads)\n`);
+    process.stdout.write(`coordinator ${coordinator.id} listening on http://${host}:${info.port} (${store.kind} event store, ${config.workloads.length} workloads, ${coordinator.isLeader ? 'leader' : 'standby'})\n`);
   });
 
   return new Promise<number>((resolve) => {

@@ -29,10 +29,11 @@ export interface SiteTrackerOptions {
 }
 
 /**
- * Failure detection for sites. A site is `lost` only when its lease has expired AND no
- * live witness (another site's agent heard recently) says it can still reach it; with a
- * witness that still reaches it, the site is only `suspect` (a cut between that site and
- * the coordinator alone moves nothing). Not pure (keeps state) but takes time as an argument.
+ * Failure detection for sites. A site is `lost` only when its lease has expired, at least one
+ * other site is still heard (a live witness), and no live witness says it can still reach it.
+ * With a witness that still reaches it, the site is only `suspect` (a cut between that site and
+ * the coordinator alone moves nothing); with no live witness at all, the coordinator itself may
+ * be cut off, and nothing is declared lost. Not pure (keeps state) but takes time as an argument.
  */
 export class SiteTracker {
   private readonly sites = new Map<string, SiteRecord>();
@@ -85,6 +86,7 @@ export class SiteTracker {
     ];
     // A witness counts while its own lease is current.
     const reaching: string[] = [];
+    const live = [...this.sites.entries()].filter(([id, w]) => id !== siteId && w.leaseExpiresAt !== undefined && now < w.leaseExpiresAt).map(([id]) => id);
     for (const [witness, view] of rec.witnesses) {
       const w = this.sites.get(witness);
       const alive = w?.leaseExpiresAt !== undefined && now < w.leaseExpiresAt;
@@ -94,6 +96,12 @@ export class SiteTracker {
     }
     if (reaching.length > 0) {
       evidence.push(`witnesses ${reaching.join(', ')} still reach ${siteId}: not declared lost`);
+      return { status: 'suspect', evidence, leaseExpiredAt: expiresAt };
+    }
+    // With no live witness at all, the coordinator may be the one cut off (or every agent is
+    // still starting): it hears nobody, so it declares nobody lost.
+    if (live.length === 0) {
+      evidence.push('no other site is heard either: the coordinator may be the isolated one; not declared lost');
       return { status: 'suspect', evidence, leaseExpiredAt: expiresAt };
     }
     return { status: 'lost', evidence, leaseExpiredAt: expiresAt };

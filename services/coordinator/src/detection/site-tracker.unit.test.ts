@@ -35,11 +35,21 @@ describe('site tracker - a site is lost only when its lease expired and the witn
     expect(t.status('A')).toBe('suspect');
   });
 
-  it('declares nothing lost during the startup grace period', () => {
+  it('declares nothing lost during the startup grace period, then only sites a live witness cannot reach', () => {
     const t = new SiteTracker({ sites, defaultLeaseTtlMs: 1000, graceUntil: 5000 });
     t.heartbeat(hb('B', 1), 0);
     expect(t.evaluate(4000).filter((c) => c.to === 'lost')).toEqual([]);
-    expect(t.evaluate(5001).filter((c) => c.to === 'lost').map((c) => c.siteId).sort()).toEqual(['A', 'B', 'C']);
+    t.heartbeat(hb('B', 2, { A: false, C: false }), 4900);
+    expect(t.evaluate(5001).filter((c) => c.to === 'lost').map((c) => c.siteId).sort()).toEqual(['A', 'C']);
+  });
+
+  it('declares nobody lost when it hears no site at all (the coordinator may be the one cut off)', () => {
+    const t = new SiteTracker({ sites, defaultLeaseTtlMs: 1000, graceUntil: 0 });
+    for (const s of ['A', 'B', 'C']) t.heartbeat(hb(s, 1), 0);
+    t.evaluate(10);
+    const changes = t.evaluate(5000);
+    expect(changes.map((c) => c.to)).toEqual(['suspect', 'suspect', 'suspect']);
+    expect(changes[0]?.evidence.join(' ')).toContain('coordinator may be the isolated one');
   });
 
   it('ignores a replayed heartbeat and comes back up after a lost site renews its lease', () => {
@@ -48,6 +58,7 @@ describe('site tracker - a site is lost only when its lease expired and the witn
     expect(t.heartbeat(hb('A', 5), 10)).toBe('stale');
     expect(t.heartbeat(hb('Z', 1), 10)).toBe('unknown-site');
     t.evaluate(100);
+    t.heartbeat(hb('B', 1, { A: false }), 1500);
     expect(t.evaluate(2000).find((c) => c.siteId === 'A')?.to).toBe('lost');
     t.heartbeat(hb('A', 6), 2100);
     expect(t.evaluate(2200).find((c) => c.siteId === 'A')).toMatchObject({ from: 'lost', to: 'up' });
