@@ -55,7 +55,7 @@ describe('first failover end to end', () => {
     // A workload whose primary is elsewhere does not move.
     const search = await estate.workload('search');
     expect(search.primarySite).toBe('B');
-    expect(search.epoch).toBe(0);
+    expect(search.epoch, JSON.stringify((await estate.events("search")).map((e) => [e.type, (e.data as { command?: { action?: string } }).command?.action ?? (e.data as { to?: string }).to ?? ""]))).toBe(0);
 
     const events = await estate.events('orders');
     const types = events.map((e) => e.type);

@@ -22,6 +22,8 @@ export interface EstateOptions {
   coordinators?: number;
   /** Extra environment for the agents (e.g. LOG_LEVEL). */
   agentEnv?: Record<string, string>;
+  /** Extra environment for every process (coordinators and agents). */
+  env?: Record<string, string>;
 }
 
 export interface Estate {
@@ -61,7 +63,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
       command: process.execPath,
       args: ['--import', 'tsx', join(repoRoot, script), ...args],
       cwd: repoRoot,
-      env: { NATS_URL: natsUrl(), LOG_LEVEL: 'info', ...env },
+      env: { NATS_URL: natsUrl(), LOG_LEVEL: 'info', ...opts.env, ...env },
       logFile: join(dir, `${name}.log`),
     });
   const coordinators: Array<{ id: string; port: number; process: ManagedProcess }> = [];
@@ -100,9 +102,11 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     return (await res.json()) as T;
   };
   try {
+    // Agents first (they create the streams they need): a coordinator that starts later hears
+    // every site within a heartbeat, well inside its startup grace.
+    await Promise.all((config.sites ?? []).map((s) => startAgent(s.id)));
     await startCoordinator(`${label}-coordinator`);
     for (let i = 2; i <= (opts.coordinators ?? 1); i++) await startCoordinator(`${label}-coordinator-${i}`);
-    await Promise.all((config.sites ?? []).map((s) => startAgent(s.id)));
   } catch (e) {
     await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
     await db.drop();

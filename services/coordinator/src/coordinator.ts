@@ -24,7 +24,9 @@ import {
   type Logger,
   type NatsConnection,
   type NatsSubscription,
+  runWithMessageContext,
 } from '@drc/runtime';
+import type { Tracer } from '@opentelemetry/api';
 import { ObservationTracker, SiteTracker, type SiteTransition } from './detection/index';
 import { createCommandDispatcher } from './dispatch/index';
 import { deadLetterFor, validateAgentMessage } from './ingest/index';
@@ -45,6 +47,8 @@ export interface CoordinatorOptions {
   replicaRefreshMs?: number;
   /** Leadership lease TTL (ms); a standby takes over this long after the leader stopped renewing. */
   leaderTtlMs?: number;
+  /** OpenTelemetry tracer: one span per decision, parented by the agent message that caused it. */
+  tracer?: Tracer;
 }
 
 export interface CoordinatorStats {
@@ -127,7 +131,7 @@ export class Coordinator {
     this.hbSub = nc.subscribe(this.subjects.allHeartbeats(), {
       callback: (err, msg) => {
         if (err) return;
-        this.onHeartbeat(msg.subject, msg.data);
+        runWithMessageContext(msg.headers, () => this.onHeartbeat(msg.subject, msg.data));
       },
     });
     this.tick = setInterval(() => this.evaluateSites(), this.opts.tickMs ?? 200);
@@ -177,6 +181,7 @@ export class Coordinator {
           dispatch,
           gate,
           canAct: () => this.isLeader,
+          ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
           onChange: (view) => this.emit(view),
           onAppended: (id, decisions, ms) => this.metrics.onAppended(id, decisions, ms),
         });
@@ -208,7 +213,8 @@ export class Coordinator {
           continue;
         }
         try {
-          await this.onAgentMessage(m.subject, m.data);
+          // The agent's trace context (NATS headers) becomes the parent of the decisions it causes.
+          await runWithMessageContext(m.headers, () => this.onAgentMessage(m.subject, m.data));
         } catch (e) {
           logger.error({ err: e, subject: m.subject }, 'agent message handling failed');
         }
@@ -414,6 +420,7 @@ export class Coordinator {
         { type: 'SITE_STATUS', at: t.at, siteId: t.siteId, status: becameLost ? 'lost' : 'up', evidence: t.evidence, ...(t.leaseExpiredAt !== undefined ? { leaseExpiredAt: t.leaseExpiredAt } : {}) },
       ];
       if (becameLost && view.primarySite === t.siteId) {
+        this.observations.markPrimaryDown(view.workloadId); // back within the debounce: PRIMARY_RECOVERED
         for (const x of this.observations.freshReplicaInputs(view.workloadId, t.siteId, t.at, view)) inputs.push(x.input);
         inputs.push({ type: 'PRIMARY_FAILED', at: t.at, siteId: t.siteId, reason: 'siteLost', evidence: t.evidence, ...(t.leaseExpiredAt !== undefined ? { leaseExpiredAt: t.leaseExpiredAt } : {}) });
       }

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { serve } from '@hono/node-server';
 import { createEventStore } from '@drc/event-store';
-import { connectNats, createLogger, isConfigError, isDependencyUnavailableError, loadConfigFile } from '@drc/runtime';
+import { connectNats, createLogger, createTelemetry, installContextManager, isConfigError, isDependencyUnavailableError, loadConfigFile } from '@drc/runtime';
 import { createApi } from './api/index';
 import { Coordinator } from './coordinator';
 
@@ -97,7 +97,10 @@ async function main(): Promise<number> {
     }
     throw e;
   }
-  const coordinator = new Coordinator({ config, store, nc, logger, ...(args.id ? { coordinatorId: args.id } : {}) });
+  // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
+  installContextManager();
+  const telemetry = createTelemetry({ serviceName: 'drc-coordinator' });
+  const coordinator = new Coordinator({ config, store, nc, logger, tracer: telemetry.tracer, ...(args.id ? { coordinatorId: args.id } : {}) });
   try {
     await coordinator.start();
   } catch (e) {
@@ -105,7 +108,7 @@ async function main(): Promise<number> {
     await nc.close();
     return 1;
   }
-  const app = createApi({ coordinator, store });
+  const app = createApi({ coordinator, store, auth: config.auth, nc, warn: (m) => logger.warn(m) });
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
     process.stdout.write(`coordinator ${coordinator.id} listening on http://${host}:${info.port} (${store.kind} event store, ${config.workloads.length} workloads, ${coordinator.isLeader ? 'leader' : 'standby'})\n`);
   });
@@ -120,6 +123,7 @@ async function main(): Promise<number> {
       await coordinator.stop();
       await nc.drain().catch(() => nc.close());
       await store.close();
+      await telemetry.shutdown().catch(() => undefined);
       resolve(0);
     };
     process.on('SIGTERM', () => void shutdown('SIGTERM'));

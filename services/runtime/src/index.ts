@@ -2,3 +2,4 @@ export * from './errors';
 export * from './config-file';
 export * from './logger';
 export * from './nats';
+export * from './telemetry/index';

@@ -109,3 +109,4 @@ export async function durableConsumer(
   }
   return jetstream(nc).consumers.get(stream, name);
 }
+export { headers as natsHeaders } from '@nats-io/transport-node';

@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { connectNats, createLogger, isConfigError, isDependencyUnavailableError, loadConfigFile } from '@drc/runtime';
+import { connectNats, createLogger, createTelemetry, installContextManager, isConfigError, isDependencyUnavailableError, loadConfigFile } from '@drc/runtime';
 import { SiteAgent } from './agent/index';
 import { createDrivers } from './workloads';
 
@@ -95,7 +95,11 @@ async function main(): Promise<number> {
     }
     throw e;
   }
+  // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
+  installContextManager();
+  const telemetry = createTelemetry({ serviceName: 'drc-site-agent' });
   const agent = new SiteAgent({
+    tracer: telemetry.tracer,
     siteId,
     agentId,
     prefix: args.prefix ?? process.env.DRC_PREFIX ?? config.nats.prefix,
@@ -117,6 +121,7 @@ async function main(): Promise<number> {
       await agent.stop();
       for (const d of drivers) await d.driver.close().catch(() => undefined);
       await nc.drain().catch(() => nc.close());
+      await telemetry.shutdown().catch(() => undefined);
       resolve(0);
     };
     process.on('SIGTERM', () => void shutdown());

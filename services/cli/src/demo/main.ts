@@ -167,12 +167,13 @@ async function main(): Promise<number> {
 
   try {
     say(`starting the coordinator on http://127.0.0.1:${port} and agents for ${cfg.sites.map((s) => s.id).join(', ')}`);
-    const coordinator = start('coordinator', 'services/coordinator/src/main.ts', ['--config', configFile, '--id', 'demo-coordinator'], storeEnv);
+    // Agents first: the coordinator then hears every site well inside its startup grace.
     const agents = new Map<string, Proc>();
     for (const s of cfg.sites) {
       start(`agent-${s.id}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', s.id]);
       agents.set(s.id, procs[procs.length - 1]!);
     }
+    const coordinator = start('coordinator', 'services/coordinator/src/main.ts', ['--config', configFile, '--id', 'demo-coordinator'], storeEnv);
     const api = createApiClient(`http://127.0.0.1:${port}`);
     const tty = process.stdout.isTTY;
     let lastFrame = '';

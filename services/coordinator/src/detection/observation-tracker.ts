@@ -75,6 +75,11 @@ export class ObservationTracker {
     this.primaryDown.delete(workloadId);
   }
 
+  /** The primary's site was declared lost: a healthy report from it later means it recovered. */
+  markPrimaryDown(workloadId: string): void {
+    this.primaryDown.set(workloadId, true);
+  }
+
   /** REPLICA_STATUS inputs for every other site whose latest facts were not recorded yet. */
   freshReplicaInputs(workloadId: string, excludeSite: string, at: number, view: WorkloadView): WorkloadInputFor[] {
     const out: WorkloadInputFor[] = [];

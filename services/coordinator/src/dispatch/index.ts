@@ -1,5 +1,6 @@
 import type { Command, Subjects } from '@drc/contracts';
-import { encodeJson, type JetStreamClient } from '@drc/runtime';
+import { encodeJson, traceHeaders, type JetStreamClient } from '@drc/runtime';
+import { headers } from '@nats-io/transport-node';
 
 /**
  * The one place commands leave the coordinator: JetStream, on the target site's command
@@ -8,6 +9,7 @@ import { encodeJson, type JetStreamClient } from '@drc/runtime';
  */
 export function createCommandDispatcher(js: JetStreamClient, subjects: Subjects): (command: Command) => Promise<void> {
   return async (command) => {
-    await js.publish(subjects.commands(command.siteId), encodeJson(command), { msgID: command.commandId });
+    // The active trace context (the decision's span) travels in the headers to the agent.
+    await js.publish(subjects.commands(command.siteId), encodeJson(command), { msgID: command.commandId, headers: traceHeaders(headers()) });
   };
 }

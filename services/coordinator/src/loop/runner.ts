@@ -1,7 +1,8 @@
 import { workloadStream, type Command, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { decideWorkload, startWorkload, stateOf, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
-import type { Logger } from '@drc/runtime';
+import { traceIdOf, withDecisionSpan, type Logger } from '@drc/runtime';
+import { context, trace, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
 import { foldWorkloadStream, settle, type PendingCommand, type PendingTimer } from '@drc/history';
 
@@ -37,6 +38,8 @@ export interface RunnerDeps {
   onChange?: (view: WorkloadView) => void;
   /** Called after every append with the decisions it recorded and how long the append took. */
   onAppended?: (workloadId: string, decisions: ReadonlyArray<Decision>, appendMs: number) => void;
+  /** Spans for decisions (a no-op tracer when absent). */
+  tracer?: Tracer;
   /** False when this coordinator may not act (not the leader): nothing is appended or sent. */
   canAct?: () => boolean;
   /** Limits how many appends run at once across workloads. */
@@ -132,7 +135,15 @@ export class WorkloadRunner {
     this.handles.clear();
   }
 
-  private async process(input: WorkloadInput, origin: Origin, attempt = 0): Promise<StepOutcome | undefined> {
+  private process(input: WorkloadInput, origin: Origin, attempt = 0): Promise<StepOutcome | undefined> {
+    const tracer = this.deps.tracer ?? trace.getTracer('drc-coordinator');
+    return withDecisionSpan(tracer, { workloadId: this.workloadId, inputType: input.type, stateBefore: stateOf(this.snapshot) }, () => {
+      const traceId = traceIdOf(context.active());
+      return this.step(input, traceId && !origin.traceId ? { ...origin, traceId } : origin, attempt);
+    });
+  }
+
+  private async step(input: WorkloadInput, origin: Origin, attempt = 0): Promise<StepOutcome | undefined> {
     if (this.stopped) return undefined;
     if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(this.workloadId);
     const before = stateOf(this.snapshot);
@@ -167,7 +178,7 @@ export class WorkloadRunner {
         this.stopped = false;
         await this.rehydrate();
         for (const t of this.timers.values()) this.arm(t);
-        return this.process(input, origin, attempt + 1);
+        return this.step(input, origin, attempt + 1);
       }
       throw e;
     }

@@ -8,7 +8,24 @@ import {
   type Observation,
   type Subjects,
 } from '@drc/contracts';
-import { decodeJson, durableConsumer, encodeJson, ensureStreams, jetStreamOf, type ConsumerMessages, type JetStreamClient, type Logger, type NatsConnection, type NatsSubscription } from '@drc/runtime';
+import {
+  context,
+  decodeJson,
+  durableConsumer,
+  encodeJson,
+  ensureStreams,
+  jetStreamOf,
+  natsHeaders,
+  runWithMessageContext,
+  trace,
+  traceHeaders,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type Logger,
+  type NatsConnection,
+  type NatsSubscription,
+} from '@drc/runtime';
+import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { isDriverError, type WorkloadDriver } from '../drivers/driver';
 
 export interface AgentWorkload {
@@ -30,6 +47,8 @@ export interface SiteAgentOptions {
   now?: () => number;
   /** Where to record the newest heartbeat time heard from each other site (drivers read it). */
   peerSentAt?: Map<string, number>;
+  /** OpenTelemetry tracer: spans for observations and command execution (no-op when absent). */
+  tracer?: Tracer;
 }
 
 interface Remembered {
@@ -108,7 +127,8 @@ export class SiteAgent {
     const messages = this.messages;
     void (async () => {
       for await (const m of messages) {
-        await this.onCommand(m.data);
+        // The coordinator's decision span (NATS headers) is the parent of the execution span.
+        await runWithMessageContext(m.headers, () => this.onCommand(m.data));
         m.ack();
       }
     })();
@@ -173,11 +193,32 @@ export class SiteAgent {
       }),
     );
     const obs: Observation = { kind: 'observation', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: this.seq, observedAt: this.now(), workloads };
-    await this.js.publish(this.subjects.observation(this.opts.siteId), encodeJson(obs));
+    // Each observation starts a trace: the decisions it causes at the coordinator join it.
+    const span = this.tracer.startSpan('observe', { kind: SpanKind.PRODUCER, attributes: { 'drc.site.id': this.opts.siteId, 'drc.workloads': workloads.length } });
+    try {
+      await context.with(trace.setSpan(context.active(), span), () =>
+        this.js.publish(this.subjects.observation(this.opts.siteId), encodeJson(obs), { headers: traceHeaders(natsHeaders()) }),
+      );
+    } finally {
+      span.end();
+    }
   }
 
-  /** Parses, checks and executes one command; always answers (except to garbage). */
+  private get tracer(): Tracer {
+    return this.opts.tracer ?? trace.getTracer('drc-site-agent');
+  }
+
+  /** Parses, checks and executes one command inside a span; always answers (except to garbage). */
   async onCommand(data: Uint8Array): Promise<CommandResult | undefined> {
+    const span = this.tracer.startSpan('execute command', { kind: SpanKind.CONSUMER, attributes: { 'drc.site.id': this.opts.siteId } });
+    try {
+      return await context.with(trace.setSpan(context.active(), span), () => this.handleCommand(data));
+    } finally {
+      span.end();
+    }
+  }
+
+  private async handleCommand(data: Uint8Array): Promise<CommandResult | undefined> {
     let cmd: Command;
     try {
       cmd = CommandSchema.parse(decodeJson(data));
@@ -227,7 +268,7 @@ export class SiteAgent {
 
   private async publish(result: CommandResult): Promise<void> {
     try {
-      await this.js.publish(this.subjects.commandResult(this.opts.siteId), encodeJson(result));
+      await this.js.publish(this.subjects.commandResult(this.opts.siteId), encodeJson(result), { headers: traceHeaders(natsHeaders()) });
     } catch (e) {
       this.opts.logger.error({ err: e, commandId: result.commandId }, 'result not published (the coordinator re-sends the command)');
     }
