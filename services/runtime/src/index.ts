@@ -3,3 +3,4 @@ export * from './config-file';
 export * from './logger';
 export * from './nats';
 export * from './telemetry/index';
+export * from './process-entry';

@@ -5,8 +5,7 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
-import { connectNats, createLogger, createTelemetry, installContextManager, isConfigError, isDependencyUnavailableError, loadConfigFile } from '@drc/runtime';
+import { connectNatsOrExit, createLogger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import { SiteAgent } from './agent/index';
 import { createDrivers } from './workloads';
 
@@ -26,55 +25,39 @@ usage: site-agent --config FILE --site SITE [options]
 `;
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseArgs({
-      options: {
-        config: { type: 'string' },
-        site: { type: 'string' },
-        'agent-id': { type: 'string' },
-        nats: { type: 'string' },
-        prefix: { type: 'string' },
-        'heartbeat-ms': { type: 'string', default: '1000' },
-        'lease-ttl-ms': { type: 'string', default: '3000' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${HELP}`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  const parsed = parseProcessArgs(
+    {
+      config: { type: 'string' },
+      site: { type: 'string' },
+      'agent-id': { type: 'string' },
+      nats: { type: 'string' },
+      prefix: { type: 'string' },
+      'heartbeat-ms': { type: 'string', default: '1000' },
+      'lease-ttl-ms': { type: 'string', default: '3000' },
+    },
+    HELP,
+  );
+  if (!parsed.ok) return parsed.exit;
+  const args = parsed.values;
   const configFile = args.config ?? process.env.DRC_CONFIG;
   const siteId = args.site ?? process.env.DRC_SITE;
   if (!configFile || !siteId) {
     process.stderr.write(`missing ${!configFile ? '--config FILE' : '--site SITE'}\n\n${HELP}`);
-    return 2;
+    return PROCESS_EXIT.usage;
   }
   const heartbeatMs = Number(args['heartbeat-ms']);
   const leaseTtlMs = Number(args['lease-ttl-ms']);
   for (const [name, v] of [['--heartbeat-ms', heartbeatMs], ['--lease-ttl-ms', leaseTtlMs]] as const) {
     if (!Number.isInteger(v) || v <= 0) {
       process.stderr.write(`${name}: expected a positive number of milliseconds\n`);
-      return 2;
+      return PROCESS_EXIT.usage;
     }
   }
-  let config;
-  try {
-    config = loadConfigFile(configFile);
-  } catch (e) {
-    if (isConfigError(e)) {
-      process.stderr.write(`${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
+  const config = loadConfigOrExit(configFile);
+  if (typeof config === 'number') return config;
   if (!config.sites.some((s) => s.id === siteId)) {
     process.stderr.write(`--site: unknown site "${siteId}" (the config has ${config.sites.map((s) => s.id).join(', ')})\n`);
-    return 2;
+    return PROCESS_EXIT.usage;
   }
   const agentId = args['agent-id'] ?? `${siteId}@${hostname()}`;
   const logger = createLogger('site-agent', { siteId, agentId });
@@ -82,19 +65,10 @@ async function main(): Promise<number> {
   const drivers = await createDrivers(config, siteId, logger, (s) => peerSentAt.get(s)).catch((e: unknown) => e as Error);
   if (drivers instanceof Error) {
     process.stderr.write(`${drivers.message}\n`);
-    return 2;
+    return PROCESS_EXIT.usage;
   }
-  const natsUrl = args.nats ?? process.env.NATS_URL ?? config.nats.url;
-  let nc;
-  try {
-    nc = await connectNats({ url: natsUrl, name: `drc-agent-${siteId}` });
-  } catch (e) {
-    if (isDependencyUnavailableError(e)) {
-      process.stderr.write(`${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? config.nats.url, name: `drc-agent-${siteId}` });
+  if (typeof nc === 'number') return nc;
   // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
   installContextManager();
   const telemetry = createTelemetry({ serviceName: 'drc-site-agent' });
@@ -113,26 +87,12 @@ async function main(): Promise<number> {
   });
   await agent.start();
   process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)\n`);
-  return new Promise<number>((resolve) => {
-    let stopping = false;
-    const shutdown = async () => {
-      if (stopping) return;
-      stopping = true;
-      await agent.stop();
-      for (const d of drivers) await d.driver.close().catch(() => undefined);
-      await nc.drain().catch(() => nc.close());
-      await telemetry.shutdown().catch(() => undefined);
-      resolve(0);
-    };
-    process.on('SIGTERM', () => void shutdown());
-    process.on('SIGINT', () => void shutdown());
+  return untilStopped(async () => {
+    await agent.stop();
+    for (const d of drivers) await d.driver.close().catch(() => undefined);
+    await nc.drain().catch(() => nc.close());
+    await telemetry.shutdown().catch(() => undefined);
   });
 }
 
-main().then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    process.stderr.write(`site agent crashed: ${(e as Error).stack ?? String(e)}\n`);
-    process.exit(1);
-  },
-);
+runProcess('site agent', main);

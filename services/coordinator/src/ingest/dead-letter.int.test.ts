@@ -1,35 +1,20 @@
-import { createSubjects, DeadLetterSchema, parseDrcConfig, workloadStream, type DeadLetter, type DrcConfig } from '@drc/contracts';
-import { createPostgresEventStore, type EventStore } from '@drc/event-store';
-import { connectNats, createLogger, decodeJson, jetStreamOf, type NatsConnection } from '@drc/runtime';
-import { createTestDatabase, deleteStreams, eventually, natsUrl, uniquePrefix, type TestDatabase } from '@drc/test-kit';
+import { DeadLetterSchema, workloadStream, type DeadLetter } from '@drc/contracts';
+import { decodeJson, jetStreamOf } from '@drc/runtime';
+import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Coordinator } from '../coordinator';
+import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
 
 describe('invariant 7 - bad agent input is dead-lettered with a reason and changes nothing', () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  let nc: NatsConnection;
-  let coordinator: Coordinator;
-  let config: DrcConfig;
-  const prefix = uniquePrefix('dlq');
-  const subjects = createSubjects(prefix);
+  let t: TestCoordinator;
   const letters: DeadLetter[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase('dlq');
-    const parsed = parseDrcConfig({
-      nats: { url: natsUrl(), prefix },
+    t = await startTestCoordinator('dlq', {
       coordinator: { startupGraceMs: 60_000 },
       sites: [{ id: 'A' }, { id: 'B' }],
       workloads: [{ id: 'w1', driver: 'sim', primarySite: 'A', replicaSites: ['B'] }],
     });
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    config = parsed.value;
-    store = createPostgresEventStore({ url: db.url });
-    nc = await connectNats({ url: natsUrl(), name: 'dlq-test' });
-    coordinator = new Coordinator({ config, store, nc, logger: createLogger('coordinator-test').child({}, { level: 'silent' }), coordinatorId: 'dlq-coordinator' });
-    await coordinator.start();
-    nc.subscribe(subjects.deadLetter(), {
+    t.nc.subscribe(t.subjects.deadLetter(), {
       callback: (_err, msg) => {
         letters.push(DeadLetterSchema.parse(decodeJson(msg.data)));
       },
@@ -37,14 +22,11 @@ describe('invariant 7 - bad agent input is dead-lettered with a reason and chang
   });
 
   afterAll(async () => {
-    await coordinator?.stop();
-    await nc?.close();
-    await store?.close();
-    await deleteStreams(subjects.streams.agents.replace(/_AGENTS$/, '_'));
-    await db?.drop();
+    await t?.stop();
   });
 
   it('rejects bad JSON, wrong schemas, unknown sites, spoofed sites, unknown workloads and replays', async () => {
+    const { coordinator, store, nc, subjects } = t;
     const js = jetStreamOf(nc);
     const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
     const versionBefore = await store.streamVersion(workloadStream('w1'));

@@ -1,10 +1,9 @@
-import { createSubjects, parseDrcConfig, workloadStream, type DrcConfig } from '@drc/contracts';
-import { createPostgresEventStore, type EventStore } from '@drc/event-store';
-import { connectNats, createLogger, jetStreamOf, type NatsConnection } from '@drc/runtime';
-import { createTestDatabase, deleteStreams, eventually, natsUrl, uniquePrefix, type TestDatabase } from '@drc/test-kit';
+import { workloadStream } from '@drc/contracts';
+import { jetStreamOf } from '@drc/runtime';
+import { eventually } from '@drc/test-kit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Coordinator } from '../coordinator';
+import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
 
 /**
  * Invariant 7 under load: 10,000 hostile agent messages (malformed, oversized, wrong site,
@@ -15,19 +14,11 @@ const SEED = Number(process.env.DRC_FUZZ_SEED ?? 20261124);
 const COUNT = 10_000;
 
 describe('coordinator - 10,000 fuzzed agent messages change nothing and are all dead-lettered', () => {
-  let db: TestDatabase;
-  let store: EventStore;
-  let nc: NatsConnection;
-  let coordinator: Coordinator;
-  let config: DrcConfig;
-  const prefix = uniquePrefix('fuzz');
-  const subjects = createSubjects(prefix);
+  let t: TestCoordinator;
   let deadLetters = 0;
 
   beforeAll(async () => {
-    db = await createTestDatabase('fuzz');
-    const parsed = parseDrcConfig({
-      nats: { url: natsUrl(), prefix },
+    t = await startTestCoordinator('fuzz', {
       coordinator: { startupGraceMs: 600_000 },
       sites: [{ id: 'A' }, { id: 'B' }, { id: 'C' }],
       workloads: [
@@ -35,23 +26,14 @@ describe('coordinator - 10,000 fuzzed agent messages change nothing and are all 
         { id: 'w2', driver: 'sim', primarySite: 'B', replicaSites: ['C', 'A'] },
       ],
     });
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    config = parsed.value;
-    store = createPostgresEventStore({ url: db.url });
-    nc = await connectNats({ url: natsUrl(), name: 'fuzz-test' });
-    coordinator = new Coordinator({ config, store, nc, logger: createLogger('t').child({}, { level: 'silent' }), leaderTtlMs: 60_000 });
-    await coordinator.start();
-    nc.subscribe(subjects.deadLetter(), { callback: () => void deadLetters++ });
+    t.nc.subscribe(t.subjects.deadLetter(), { callback: () => void deadLetters++ });
   });
   afterAll(async () => {
-    await coordinator?.stop();
-    await nc?.close();
-    await store?.close();
-    await deleteStreams(subjects.streams.agents.replace(/_AGENTS$/, '_'));
-    await db?.drop();
+    await t?.stop();
   });
 
   it(`survives them unchanged (seed ${SEED})`, async () => {
+    const { coordinator, store, nc, subjects } = t;
     const js = jetStreamOf(nc);
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     const obs = (site: string, seq: number, workloads: unknown[] = []) => ({ kind: 'observation', v: 1, siteId: site, agentId: `agent-${site}`, seq, observedAt: Date.now(), workloads });

@@ -1,40 +1,27 @@
-import { createSubjects, parseDrcConfig, workloadStream } from '@drc/contracts';
-import { createPostgresEventStore, type EventStore } from '@drc/event-store';
-import { connectNats, createLogger, type NatsConnection } from '@drc/runtime';
-import { deleteStreams, eventually, natsUrl, startPostgresServer, stopAllPostgresServers, uniquePrefix, type PostgresServer } from '@drc/test-kit';
+import { workloadStream } from '@drc/contracts';
+import { eventually, startPostgresServer, stopAllPostgresServers, type PostgresServer } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Coordinator } from '../coordinator';
+import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
 
 describe('coordinator - invariant 3 across an event-store restart: nothing decided is lost', () => {
   let pg: PostgresServer;
-  let store: EventStore;
-  let nc: NatsConnection;
-  let coordinator: Coordinator;
-  const prefix = uniquePrefix('pgrestart');
+  let t: TestCoordinator;
 
   beforeAll(async () => {
     pg = await startPostgresServer({ label: 'co-restart' });
-    const parsed = parseDrcConfig({
-      nats: { url: natsUrl(), prefix },
-      coordinator: { startupGraceMs: 600_000 },
-      sites: [{ id: 'A' }, { id: 'B' }],
-      workloads: [{ id: 'w1', driver: 'sim', primarySite: 'A', replicaSites: ['B'] }],
-    });
-    if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
-    store = createPostgresEventStore({ url: pg.url() });
-    nc = await connectNats({ url: natsUrl(), name: 'pgrestart-test' });
-    coordinator = new Coordinator({ config: parsed.value, store, nc, logger: createLogger('t').child({}, { level: 'silent' }), leaderTtlMs: 60_000 });
-    await coordinator.start();
+    t = await startTestCoordinator(
+      'pgrestart',
+      { coordinator: { startupGraceMs: 600_000 }, sites: [{ id: 'A' }, { id: 'B' }], workloads: [{ id: 'w1', driver: 'sim', primarySite: 'A', replicaSites: ['B'] }] },
+      { databaseUrl: pg.url() },
+    );
   });
   afterAll(async () => {
-    await coordinator?.stop();
-    await nc?.close();
-    await store?.close();
+    await t?.stop();
     stopAllPostgresServers();
-    await deleteStreams(createSubjects(prefix).streams.agents.replace(/_AGENTS$/, '_'));
   });
 
   it('keeps inputs submitted while PostgreSQL is down and appends them, in order, once it is back', async () => {
+    const { coordinator, store } = t;
     const stream = workloadStream('w1');
     const lagInput = (lag: number) => ({ type: 'REPLICA_STATUS' as const, at: Date.now(), siteId: 'B', healthy: true, role: 'replica' as const, position: String(1000 + lag), lagSeconds: lag });
     const origin = { actor: { kind: 'agent' as const, id: 'test' } };
