@@ -4,3 +4,4 @@ export * from './postgres';
 export * from './nats';
 export * from './process';
 export * from './pg-server';
+export * from './tcp-proxy';

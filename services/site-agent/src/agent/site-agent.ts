@@ -51,6 +51,23 @@ export interface SiteAgentOptions {
   tracer?: Tracer;
 }
 
+/** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}
+
 interface Remembered {
   result: CommandResult;
 }
@@ -80,6 +97,7 @@ export class SiteAgent {
   private messages?: ConsumerMessages;
   private lastRenewedAt: number;
   private selfFenced = false;
+  private beating = false;
   private stopped = false;
 
   constructor(private readonly opts: SiteAgentOptions) {
@@ -151,20 +169,36 @@ export class SiteAgent {
 
   /** One heartbeat round: renew the lease, report, and fence ourselves if cut off. */
   private async beat(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.beating) return;
+    this.beating = true;
+    try {
+      await this.beatOnce();
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async beatOnce(): Promise<void> {
     const now = this.now();
     const peers = this.peersReachable(now);
     const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: ++this.seq, sentAt: now, leaseTtlMs: this.opts.leaseTtlMs, peers };
-    try {
-      this.opts.nc.publish(this.subjects.heartbeat(this.opts.siteId), encodeJson(hb));
-      await this.opts.nc.flush(); // the server has it: the lease is renewed
+    // The lease is renewed only when the server confirms it has the heartbeat. The flush is
+    // bounded: while NATS is unreachable it would wait for a reconnection, and the lease check
+    // below must run on every beat (a cut-off agent has to notice and fence itself).
+    const renewed = await withTimeout(
+      (async () => {
+        this.opts.nc.publish(this.subjects.heartbeat(this.opts.siteId), encodeJson(hb));
+        await this.opts.nc.flush();
+        return true;
+      })(),
+      Math.max(50, Math.min(this.opts.heartbeatMs, this.opts.leaseTtlMs / 3)),
+    ).catch(() => false);
+    if (renewed) {
       this.lastRenewedAt = this.now();
       if (this.selfFenced) this.opts.logger.info('lease renewed again after self-fencing; waiting for the coordinator');
-    } catch {
-      /* not renewed */
     }
     await this.checkLease(peers);
-    await this.observe().catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
+    if (renewed) await withTimeout(this.observe(), this.opts.heartbeatMs).catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
   }
 
   private async checkLease(peers: Record<string, boolean>): Promise<void> {
