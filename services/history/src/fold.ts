@@ -63,13 +63,22 @@ export function foldWorkloadStream(events: ReadonlyArray<HistoryEvent>): Folded 
   const start = startWorkload(setup);
   const folded: Folded = { snapshot: start.snapshot, version: first.position, timers: new Map(), commands: new Map() };
   settle(folded, { type: 'PRIMARY_RECOVERED', at: setup.at, siteId: setup.primarySite }, start.effects);
-  for (const ev of events.slice(1)) {
-    folded.version = ev.position;
+  return foldWorkloadTail(folded, events.slice(1));
+}
+
+/**
+ * Pure. Continues a fold (from a snapshot, say) with the events after it; events at or before
+ * `start.version` are skipped. Throws if an input no longer parses. Mutates and returns `start`.
+ */
+export function foldWorkloadTail(start: Folded, events: ReadonlyArray<HistoryEvent>): Folded {
+  for (const ev of events) {
+    if (ev.position <= start.version) continue;
+    start.version = ev.position;
     if (!INPUT_TYPES.has(ev.type)) continue; // decisions and state changes are outputs, not inputs
     const input = WorkloadInputSchema.parse(ev.data);
-    const step = decideWorkload(folded.snapshot, input);
-    folded.snapshot = step.snapshot;
-    settle(folded, input, step.effects);
+    const step = decideWorkload(start.snapshot, input);
+    start.snapshot = step.snapshot;
+    settle(start, input, step.effects);
   }
-  return folded;
+  return start;
 }

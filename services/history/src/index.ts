@@ -1,5 +1,6 @@
 export {
   foldWorkloadStream,
+  foldWorkloadTail,
   settle,
   INPUT_TYPES,
   WORKLOAD_REGISTERED,

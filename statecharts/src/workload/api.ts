@@ -103,8 +103,14 @@ export function persistWorkload(snapshot: WorkloadSnapshot): unknown {
   return workloadMachine.getPersistedSnapshot(snapshot);
 }
 
-/** Pure. Restores a snapshot written by persistWorkload (same STATECHART_VERSION only). */
+/**
+ * Pure. Restores a snapshot written by persistWorkload (same STATECHART_VERSION only), history
+ * included (a paused workload resumes where it was). Throws on a snapshot of another machine.
+ */
 export function restoreWorkload(persisted: unknown): WorkloadSnapshot {
-  const p = persisted as { value: WorkloadSnapshot['value']; context: WorkloadContext };
-  return workloadMachine.resolveState({ value: p.value, context: p.context });
+  const p = persisted as { value: WorkloadSnapshot['value']; context: WorkloadContext; historyValue?: Record<string, Array<{ id: string }>> };
+  const historyValue = Object.fromEntries(
+    Object.entries(p.historyValue ?? {}).map(([key, nodes]) => [key, nodes.map((n) => workloadMachine.getStateNodeById(n.id))]),
+  );
+  return workloadMachine.resolveState({ value: p.value, context: p.context, historyValue } as Parameters<typeof workloadMachine.resolveState>[0]);
 }

@@ -1,10 +1,10 @@
 import { workloadStream, type Command, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
-import { decideWorkload, startWorkload, stateOf, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
+import { decideWorkload, persistWorkload, restoreWorkload, startWorkload, stateOf, STATECHART_VERSION, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
 import { traceIdOf, withDecisionSpan, type Logger } from '@drc/runtime';
 import { context, trace, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
-import { foldWorkloadStream, settle, type PendingCommand, type PendingTimer } from '@drc/history';
+import { foldWorkloadStream, foldWorkloadTail, settle, type PendingCommand, type PendingTimer } from '@drc/history';
 
 /** This coordinator is not (or no longer) the leader: it must not append or dispatch. */
 export class NotLeaderError extends Error {
@@ -42,6 +42,8 @@ export interface RunnerDeps {
   tracer?: Tracer;
   /** False when this coordinator may not act (not the leader): nothing is appended or sent. */
   canAct?: () => boolean;
+  /** Save a snapshot after this many events (rehydration then reads only the tail). 0: never. */
+  snapshotEvery?: number;
   /** Limits how many appends run at once across workloads. */
   gate?: <T>(fn: () => Promise<T>) => Promise<T>;
 }
@@ -60,6 +62,7 @@ export class WorkloadRunner {
   private commands = new Map<string, PendingCommand>();
   private queue: Promise<void> = Promise.resolve();
   private stopped = false;
+  private sinceSnapshot = 0;
   readonly stream: string;
 
   constructor(
@@ -90,6 +93,8 @@ export class WorkloadRunner {
   }
 
   private async rehydrate(setup?: Omit<WorkloadSetup, 'at'>): Promise<void> {
+    const fromSnapshot = await this.fromSnapshot();
+    if (fromSnapshot) return;
     const events = await this.deps.store.readStream(this.stream);
     if (events.length === 0) {
       if (!setup) throw new Error(`stream ${this.stream} vanished`);
@@ -110,6 +115,40 @@ export class WorkloadRunner {
     this.version = folded.version;
     this.timers = folded.timers;
     this.commands = folded.commands;
+  }
+
+  /** Rehydrates from the newest snapshot plus the stream's tail; false when there is no usable snapshot. */
+  private async fromSnapshot(): Promise<boolean> {
+    const snap = await this.deps.store.loadSnapshot(this.stream).catch(() => undefined);
+    if (!snap || snap.schema !== STATECHART_VERSION) return false; // another machine version: fold it all
+    const state = snap.state as { machine: unknown; timers: PendingTimer[]; commands: PendingCommand[] };
+    const tail = await this.deps.store.readStream(this.stream, { fromPosition: snap.version + 1 });
+    const folded = foldWorkloadTail(
+      {
+        snapshot: restoreWorkload(state.machine),
+        version: snap.version,
+        timers: new Map(state.timers.map((t) => [t.timerId, t])),
+        commands: new Map(state.commands.map((c) => [c.request.commandId, c])),
+      },
+      tail,
+    );
+    this.snapshot = folded.snapshot;
+    this.version = folded.version;
+    this.timers = folded.timers;
+    this.commands = folded.commands;
+    return true;
+  }
+
+  /** Saves a snapshot now and then; a failure costs only a longer rehydration later. */
+  private maybeSnapshot(appended: number): void {
+    const every = this.deps.snapshotEvery ?? 500;
+    this.sinceSnapshot += appended;
+    if (every <= 0 || this.sinceSnapshot < every) return;
+    this.sinceSnapshot = 0;
+    const state = { machine: persistWorkload(this.snapshot), timers: [...this.timers.values()], commands: [...this.commands.values()] };
+    this.deps.store
+      .saveSnapshot({ stream: this.stream, version: this.version, state, schema: STATECHART_VERSION })
+      .catch((e: unknown) => this.deps.logger.warn({ err: e, workloadId: this.workloadId }, 'snapshot not saved'));
   }
 
   /** Queues an input; resolves when it has been appended and its effects dispatched. */
@@ -184,6 +223,7 @@ export class WorkloadRunner {
     }
     this.snapshot = step.snapshot;
     settle({ timers: this.timers, commands: this.commands }, input, step.effects);
+    this.maybeSnapshot(events.length);
     await this.carryOut(input, step.effects);
     if (before !== after) {
       this.deps.logger.info({ workloadId: this.workloadId, from: before, to: after, epoch: view.epoch, primarySite: view.primarySite, correlationId: events[0]?.metadata.correlationId }, 'workload state changed');
