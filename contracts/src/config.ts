@@ -28,6 +28,12 @@ export const SiteConfigSchema = z.strictObject({
   priority: z.number().int().nonnegative().default(100),
   /** Workload slots available at this site (undefined: unlimited). */
   capacity: z.number().int().nonnegative().optional(),
+  /**
+   * Where this site's agent answers witness probes from the other sites' agents (direct, not
+   * through NATS), e.g. `http://10.1.0.5:7811`. Without it the site's reachability is judged
+   * on NATS alone, and a cut between it and the coordinator cannot be told from a site loss.
+   */
+  witnessUrl: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }).optional(),
 });
 export type SiteConfig = z.infer<typeof SiteConfigSchema>;
 

@@ -32,6 +32,15 @@ describe('config - validation names every bad field', () => {
     expect(text).toContain('workloads[1].replicaSites[0]: unknown site "Z"');
   });
 
+  it('accepts an http witness URL per site and names a bad one', () => {
+    const ok = parseDrcConfig({ ...base, sites: [{ id: 'A', witnessUrl: 'http://10.0.0.5:7811' }, { id: 'B' }, { id: 'C' }] });
+    expect(ok.ok && ok.value.sites[0]?.witnessUrl).toBe('http://10.0.0.5:7811');
+    const bad = parseDrcConfig({ ...base, sites: [{ id: 'A' }, { id: 'B', witnessUrl: 'ftp://x' }, { id: 'C' }] });
+    expect(bad.ok).toBe(false);
+    if (bad.ok) return;
+    expect(formatFieldIssues(bad.issues)).toContain('sites[1].witnessUrl: expected an http(s) URL');
+  });
+
   it('rejects duplicate ids, a replica on the primary site and unknown keys', () => {
     const r = parseDrcConfig({
       sites: [{ id: 'A' }, { id: 'A' }],

@@ -24,6 +24,8 @@ export interface EstateOptions {
   agentEnv?: Record<string, string>;
   /** Extra environment for every process (coordinators and agents). */
   env?: Record<string, string>;
+  /** Extra command-line arguments of one site's agent (e.g. its own NATS URL through a proxy). */
+  agentArgs?: (siteId: string) => string[];
 }
 
 export interface Estate {
@@ -88,7 +90,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
   };
   const agents = new Map<string, ManagedProcess>();
   const startAgent = async (siteId: string) => {
-    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId], opts.agentEnv ?? {});
+    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId, ...(opts.agentArgs?.(siteId) ?? [])], opts.agentEnv ?? {});
     agents.set(siteId, p);
     await p.waitFor(new RegExp(`agent ${siteId} ready`), 30_000);
     return p;

@@ -2,11 +2,14 @@
  * The site agent process:
  *   tsx services/site-agent/src/main.ts --config FILE --site SITE [--agent-id ID] [--nats URL]
  *        [--prefix P] [--heartbeat-ms 1000] [--lease-ttl-ms 3000]
+ *        [--witness-listen HOST:PORT] [--witness-peer SITE=URL ...]
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
 import { hostname } from 'node:os';
-import { connectNatsOrExit, createLogger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import { connectNatsOrExit, createLogger, type Logger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import type { DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './agent/index';
+import { parseListen, parseWitnessPeers, Witness } from './agent/witness';
 import { createDrivers } from './workloads';
 
 const HELP = `drc site agent — the coordinator's hands in one datacenter
@@ -21,6 +24,12 @@ usage: site-agent --config FILE --site SITE [options]
   --heartbeat-ms N     heartbeat and observation interval (default 1000)
   --lease-ttl-ms N     lease the agent claims; it fences its own primaries when the lease
                        lapses and it cannot reach a majority of sites (default 3000)
+  --witness-listen A   answer the other agents' witness probes on HOST:PORT or PORT
+                       (default: the port of this site's witnessUrl in the config)
+  --witness-peer S=URL probe site S's agent at URL (repeatable; default: each other site's
+                       witnessUrl). Peers heard directly count as reachable even when NATS is
+                       cut, so a site cut from the coordinator only is neither failed over
+                       nor fenced.
   -h, --help           this text
 `;
 
@@ -34,6 +43,8 @@ async function main(): Promise<number> {
       prefix: { type: 'string' },
       'heartbeat-ms': { type: 'string', default: '1000' },
       'lease-ttl-ms': { type: 'string', default: '3000' },
+      'witness-listen': { type: 'string' },
+      'witness-peer': { type: 'string', multiple: true },
     },
     HELP,
   );
@@ -61,6 +72,11 @@ async function main(): Promise<number> {
   }
   const agentId = args['agent-id'] ?? `${siteId}@${hostname()}`;
   const logger = createLogger('site-agent', { siteId, agentId });
+  const witness = witnessFor(config, siteId, agentId, args['witness-listen'], args['witness-peer'] ?? [], Math.min(heartbeatMs, leaseTtlMs / 3), logger);
+  if (witness instanceof Error) {
+    process.stderr.write(`${witness.message}\n`);
+    return PROCESS_EXIT.usage;
+  }
   const peerSentAt = new Map<string, number>();
   const drivers = await createDrivers(config, siteId, logger, (s) => peerSentAt.get(s)).catch((e: unknown) => e as Error);
   if (drivers instanceof Error) {
@@ -84,15 +100,37 @@ async function main(): Promise<number> {
     leaseTtlMs,
     logger,
     peerSentAt,
+    ...(witness ? { witness } : {}),
   });
   await agent.start();
-  process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)\n`);
+  const probing = witness ? ` witness on :${witness.port ?? '-'} probing ${Object.keys(witnessPeers(config, siteId, args['witness-peer'] ?? [])).join(',') || 'nobody'}` : '';
+  process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)${probing}\n`);
   return untilStopped(async () => {
     await agent.stop();
     for (const d of drivers) await d.driver.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());
     await telemetry.shutdown().catch(() => undefined);
   });
+}
+
+/** Pure. Peer witness URLs: the config's `witnessUrl` of every other site, overridden by flags. */
+function witnessPeers(config: DrcConfig, siteId: string, flags: string[]): Record<string, string> {
+  const fromConfig = Object.fromEntries(config.sites.filter((s) => s.id !== siteId && s.witnessUrl).map((s) => [s.id, s.witnessUrl!.replace(/\/+$/, '')]));
+  return { ...fromConfig, ...parseWitnessPeers(flags) };
+}
+
+/** The agent's witness (probe server and prober), undefined when none is configured, or an Error naming the bad flag. */
+function witnessFor(config: DrcConfig, siteId: string, agentId: string, listenFlag: string | undefined, peerFlags: string[], timeoutMs: number, logger: Logger): Witness | undefined | Error {
+  try {
+    const peers = witnessPeers(config, siteId, peerFlags);
+    for (const s of Object.keys(peers)) if (s === siteId || !config.sites.some((c) => c.id === s)) throw new Error(`--witness-peer: "${s}" is not another site of the config`);
+    const own = config.sites.find((s) => s.id === siteId)?.witnessUrl;
+    const listen = listenFlag ? parseListen(listenFlag) : own ? { host: '0.0.0.0', port: Number(new URL(own).port || (own.startsWith('https') ? 443 : 80)) } : undefined;
+    if (!listen && Object.keys(peers).length === 0) return undefined;
+    return new Witness({ siteId, agentId, peers, timeoutMs: Math.max(100, timeoutMs), logger, ...(listen ? { listen } : {}) });
+  } catch (e) {
+    return e as Error;
+  }
 }
 
 runProcess('site agent', main);

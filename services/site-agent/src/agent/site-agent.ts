@@ -27,6 +27,7 @@ import {
 } from '@drc/runtime';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { isDriverError, type WorkloadDriver } from '../drivers/driver';
+import type { Witness } from './witness';
 
 export interface AgentWorkload {
   workloadId: string;
@@ -49,6 +50,8 @@ export interface SiteAgentOptions {
   peerSentAt?: Map<string, number>;
   /** OpenTelemetry tracer: spans for observations and command execution (no-op when absent). */
   tracer?: Tracer;
+  /** Direct agent-to-agent probes (not through NATS): peers heard this way count as reachable. */
+  witness?: Witness;
 }
 
 /** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
@@ -150,6 +153,8 @@ export class SiteAgent {
         m.ack();
       }
     })();
+    await this.opts.witness?.start();
+    await this.opts.witness?.probeAll((site) => this.peerHeard.set(site, this.now()));
     await this.beat();
     this.hbTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
   }
@@ -159,6 +164,7 @@ export class SiteAgent {
     if (this.hbTimer) clearInterval(this.hbTimer);
     this.hbSub?.unsubscribe();
     await this.messages?.close();
+    await this.opts.witness?.stop();
   }
 
   private peersReachable(now: number): Record<string, boolean> {
@@ -179,6 +185,9 @@ export class SiteAgent {
   }
 
   private async beatOnce(): Promise<void> {
+    // Direct probes run beside the beat, never in its way: a black-holed link must not delay
+    // lease renewal. Their answers count from the next beat on.
+    void this.opts.witness?.probeAll((site) => this.peerHeard.set(site, this.now()));
     const now = this.now();
     const peers = this.peersReachable(now);
     const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: ++this.seq, sentAt: now, leaseTtlMs: this.opts.leaseTtlMs, peers };
