@@ -90,7 +90,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
   };
   const agents = new Map<string, ManagedProcess>();
   const startAgent = async (siteId: string) => {
-    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId, ...(opts.agentArgs?.(siteId) ?? [])], opts.agentEnv ?? {});
+    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId, '--state-dir', join(dir, `state-${siteId}`), ...(opts.agentArgs?.(siteId) ?? [])], opts.agentEnv ?? {});
     agents.set(siteId, p);
     await p.waitFor(new RegExp(`agent ${siteId} ready`), 30_000);
     return p;

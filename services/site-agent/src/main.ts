@@ -2,13 +2,14 @@
  * The site agent process:
  *   tsx services/site-agent/src/main.ts --config FILE --site SITE [--agent-id ID] [--nats URL]
  *        [--prefix P] [--heartbeat-ms 1000] [--lease-ttl-ms 3000]
- *        [--witness-listen HOST:PORT] [--witness-peer SITE=URL ...]
+ *        [--witness-listen HOST:PORT] [--witness-peer SITE=URL ...] [--state-dir DIR]
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
 import { hostname } from 'node:os';
 import { connectNatsOrExit, createLogger, type Logger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import type { DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './agent/index';
+import { AgentStateJournal } from './agent/state';
 import { parseListen, parseWitnessPeers, Witness } from './agent/witness';
 import { createDrivers } from './workloads';
 
@@ -30,6 +31,9 @@ usage: site-agent --config FILE --site SITE [options]
                        witnessUrl). Peers heard directly count as reachable even when NATS is
                        cut, so a site cut from the coordinator only is neither failed over
                        nor fenced.
+  --state-dir DIR      keep the newest epoch per workload and recent command results here,
+                       so a restarted agent still refuses stale orders and never runs a
+                       command twice (recommended; without it they live in memory only)  [DRC_STATE_DIR]
   -h, --help           this text
 `;
 
@@ -45,6 +49,7 @@ async function main(): Promise<number> {
       'lease-ttl-ms': { type: 'string', default: '3000' },
       'witness-listen': { type: 'string' },
       'witness-peer': { type: 'string', multiple: true },
+      'state-dir': { type: 'string' },
     },
     HELP,
   );
@@ -83,6 +88,15 @@ async function main(): Promise<number> {
     process.stderr.write(`${drivers.message}\n`);
     return PROCESS_EXIT.usage;
   }
+  const stateDir = args['state-dir'] ?? process.env.DRC_STATE_DIR;
+  let journal: AgentStateJournal | undefined;
+  try {
+    journal = stateDir ? AgentStateJournal.open(stateDir) : undefined;
+  } catch (e) {
+    process.stderr.write(`--state-dir: ${(e as Error).message}\n`);
+    return PROCESS_EXIT.usage;
+  }
+  if (!journal) logger.warn('no --state-dir: epochs and command results are kept in memory only and forgotten on restart');
   const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? config.nats.url, name: `drc-agent-${siteId}` });
   if (typeof nc === 'number') return nc;
   // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
@@ -101,6 +115,7 @@ async function main(): Promise<number> {
     logger,
     peerSentAt,
     ...(witness ? { witness } : {}),
+    ...(journal ? { journal } : {}),
   });
   await agent.start();
   const probing = witness ? ` witness on :${witness.port ?? '-'} probing ${Object.keys(witnessPeers(config, siteId, args['witness-peer'] ?? [])).join(',') || 'nobody'}` : '';
@@ -109,6 +124,7 @@ async function main(): Promise<number> {
     await agent.stop();
     for (const d of drivers) await d.driver.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());
+    journal?.close();
     await telemetry.shutdown().catch(() => undefined);
   });
 }

@@ -170,7 +170,7 @@ async function main(): Promise<number> {
     // Agents first: the coordinator then hears every site well inside its startup grace.
     const agents = new Map<string, Proc>();
     for (const s of cfg.sites) {
-      start(`agent-${s.id}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', s.id]);
+      start(`agent-${s.id}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', s.id, '--state-dir', join(work, `state-${s.id}`)]);
       agents.set(s.id, procs[procs.length - 1]!);
     }
     const coordinator = start('coordinator', 'services/coordinator/src/main.ts', ['--config', configFile, '--id', 'demo-coordinator'], storeEnv);

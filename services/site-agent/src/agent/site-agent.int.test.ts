@@ -2,8 +2,12 @@ import { CommandResultSchema, createSubjects, type Command, type CommandResult }
 import { connectNats, createLogger, decodeJson, type NatsConnection } from '@drc/runtime';
 import { createTcpProxy, deleteStreams, eventually, natsUrl, uniquePrefix, type TcpProxy } from '@drc/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SimDriver } from '../drivers/sim/index';
 import { SiteAgent } from './site-agent';
+import { AgentStateJournal, STATE_FILE } from './state';
 
 const logger = createLogger('agent-test').child({}, { level: 'silent' });
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -17,13 +21,13 @@ interface Fixture {
   prefix: string;
 }
 
-async function startAgent(opts: { viaProxy?: boolean; leaseTtlMs?: number } = {}): Promise<Fixture> {
-  const prefix = uniquePrefix('agent');
+async function startAgent(opts: { viaProxy?: boolean; leaseTtlMs?: number; journal?: AgentStateJournal; prefix?: string } = {}): Promise<Fixture> {
+  const prefix = opts.prefix ?? uniquePrefix('agent');
   const url = new URL(natsUrl().replace('nats://', 'http://'));
   const proxy = opts.viaProxy ? await createTcpProxy({ targetHost: url.hostname, targetPort: Number(url.port || 4222) }) : undefined;
   const nc = await connectNats({ url: proxy ? `nats://127.0.0.1:${proxy.port}` : natsUrl(), name: 'agent-test' });
   const driver = new SimDriver('primary', { lagSeconds: 0, actionDelayMs: 0 });
-  const agent = new SiteAgent({ siteId: 'A', agentId: 'agent-A', prefix, nc, workloads: [{ workloadId: 'w', driver }], peerSites: ['B', 'C'], heartbeatMs: 100, leaseTtlMs: opts.leaseTtlMs ?? 600, logger });
+  const agent = new SiteAgent({ siteId: 'A', agentId: 'agent-A', prefix, nc, workloads: [{ workloadId: 'w', driver }], peerSites: ['B', 'C'], heartbeatMs: 100, leaseTtlMs: opts.leaseTtlMs ?? 600, logger, ...(opts.journal ? { journal: opts.journal } : {}) });
   await agent.start();
   const results: CommandResult[] = [];
   const watcher = await connectNats({ url: natsUrl(), name: 'agent-test-watch' });
@@ -62,6 +66,31 @@ describe('site agent - invariant 2: current orders only, each carried out once',
     expect(driver.actionCounts.promote).toBe(1);
     await eventually(() => results.length >= 2, 5000);
     expect(results.map((r) => r.commandId)).toEqual([c.commandId, c.commandId]);
+  });
+
+  it('remembers epochs and command results across a restart (the journal), and rejects a corrupt journal naming the line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drc-agent-state-'));
+    try {
+      const first = await startAgent({ journal: AgentStateJournal.open(dir) });
+      const promote = command({ action: 'promote', epoch: 4 });
+      expect((await first.agent.onCommand(enc(promote)))?.status).toBe('done');
+      await first.agent.stop();
+      // A crash mid-write leaves a torn last line: ignored, it was never acted upon.
+      appendFileSync(join(dir, STATE_FILE), '{"t":"epoch","worklo');
+
+      const second = await startAgent({ journal: AgentStateJournal.open(dir), prefix: first.prefix });
+      const again = await second.agent.onCommand(enc(promote));
+      expect(again?.status).toBe('done');
+      expect(second.driver.actionCounts.promote ?? 0).toBe(0); // answered from memory, not run again
+      const stale = await second.agent.onCommand(enc(command({ action: 'demote', epoch: 3 })));
+      expect(stale?.reason).toMatch(/stale epoch 3: newest seen for w is 4/);
+      expect(second.driver.actionCounts.demote ?? 0).toBe(0);
+
+      writeFileSync(join(dir, STATE_FILE), 'garbage\n{"t":"epoch","workloadId":"w","epoch":1}\n');
+      expect(() => AgentStateJournal.open(dir)).toThrow(/agent-state.jsonl:1: not an agent state record/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses commands past their deadline, for unknown workloads or other sites, and ignores garbage', async () => {

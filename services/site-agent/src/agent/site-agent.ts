@@ -27,6 +27,7 @@ import {
 } from '@drc/runtime';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { isDriverError, type WorkloadDriver } from '../drivers/driver';
+import type { AgentStateJournal } from './state';
 import type { Witness } from './witness';
 
 export interface AgentWorkload {
@@ -52,6 +53,8 @@ export interface SiteAgentOptions {
   tracer?: Tracer;
   /** Direct agent-to-agent probes (not through NATS): peers heard this way count as reachable. */
   witness?: Witness;
+  /** Durable memory of epochs and command results (survives restarts); in memory only when absent. */
+  journal?: AgentStateJournal;
 }
 
 /** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
@@ -109,6 +112,8 @@ export class SiteAgent {
     this.byWorkload = new Map(opts.workloads.map((w) => [w.workloadId, w.driver]));
     this.peerSentAt = opts.peerSentAt ?? new Map();
     this.lastRenewedAt = this.now();
+    for (const [w, e] of opts.journal?.state.epochs ?? []) this.newestEpoch.set(w, e);
+    for (const [id, result] of opts.journal?.state.results ?? []) this.done.set(id, { result });
   }
 
   get leaseRenewedAt(): number {
@@ -284,6 +289,7 @@ export class SiteAgent {
       };
       this.done.set(cmd.commandId, { result });
       if (this.done.size > 10_000) this.done.delete(this.done.keys().next().value!);
+      this.opts.journal?.recordResult(result);
       await this.publish(result);
       log.info({ status, reason }, 'command answered');
       return result;
@@ -294,6 +300,8 @@ export class SiteAgent {
     const newest = this.newestEpoch.get(cmd.workloadId) ?? 0;
     if (cmd.epoch < newest) return answer('refused', `stale epoch ${cmd.epoch}: newest seen for ${cmd.workloadId} is ${newest}`);
     if (startedAt > cmd.deadline) return answer('refused', `deadline passed ${startedAt - cmd.deadline} ms ago`);
+    // The fencing token is on disk before anything is done under it.
+    this.opts.journal?.recordEpoch(cmd.workloadId, cmd.epoch);
     this.newestEpoch.set(cmd.workloadId, cmd.epoch);
     if (!driver.capabilities.has(cmd.action)) return answer('failed', `unsupported: the ${driver.type} driver cannot ${cmd.action}`);
     const ac = new AbortController();
