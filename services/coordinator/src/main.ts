@@ -7,7 +7,7 @@
  */
 import { serve } from '@hono/node-server';
 import { createEventStore } from '@drc/event-store';
-import { connectNatsOrExit, createLogger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import { connectNatsOrExit, natsAuthFromEnv, createLogger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import { createApi } from './api/index';
 import { Coordinator } from './coordinator';
 
@@ -24,6 +24,8 @@ usage: coordinator --config FILE [options]
   --database-url URL   PostgreSQL event store                     [DATABASE_URL]
   --data-dir DIR       embedded (PGlite) event store folder when no database URL [DRC_DATA_DIR]
   --eventstore-url URL EventStoreDB / KurrentDB event store       [EVENTSTORE_URL]
+  NATS credentials come from the environment: NATS_USER + NATS_PASSWORD, NATS_TOKEN or
+  NATS_CREDS (a .creds file); NATS_CA, NATS_CERT, NATS_KEY for TLS.
   -h, --help           this text
 `;
 
@@ -70,7 +72,7 @@ async function main(): Promise<number> {
     ...(eventStoreUrl ? { eventStoreUrl } : {}),
     dataDir,
   });
-  const nc = await connectNatsOrExit({ url: natsUrl, name: args.id ?? 'drc-coordinator' });
+  const nc = await connectNatsOrExit({ url: natsUrl, name: args.id ?? 'drc-coordinator', ...natsAuthFromEnv() });
   if (typeof nc === 'number') return nc;
   // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
   installContextManager();

@@ -1,5 +1,6 @@
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Subjects } from '@drc/contracts';
 import { DependencyUnavailableError } from './errors';
 
@@ -12,6 +13,26 @@ export interface NatsOptions {
   reconnect?: boolean;
   user?: string;
   pass?: string;
+  token?: string;
+  /** A NATS credentials file (JWT + nkey seed), as issued by `nsc`. */
+  credsFile?: string;
+  /** TLS: CA bundle to verify the server, and a client certificate and key for mutual TLS. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/**
+ * Not pure (reads the environment). NATS credentials from NATS_USER/NATS_PASSWORD, NATS_TOKEN,
+ * NATS_CREDS (file) and NATS_CA/NATS_CERT/NATS_KEY (files). Secrets come from the environment
+ * (or a systemd credential / Kubernetes Secret mounted there), never from flags visible in `ps`.
+ */
+export function natsAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<NatsOptions, 'user' | 'pass' | 'token' | 'credsFile' | 'tls'> {
+  const tls = { ...(env.NATS_CA ? { caFile: env.NATS_CA } : {}), ...(env.NATS_CERT ? { certFile: env.NATS_CERT } : {}), ...(env.NATS_KEY ? { keyFile: env.NATS_KEY } : {}) };
+  return {
+    ...(env.NATS_USER ? { user: env.NATS_USER, pass: env.NATS_PASSWORD ?? '' } : {}),
+    ...(env.NATS_TOKEN ? { token: env.NATS_TOKEN } : {}),
+    ...(env.NATS_CREDS ? { credsFile: env.NATS_CREDS } : {}),
+    ...(Object.keys(tls).length ? { tls } : {}),
+  };
 }
 
 /** Connects to NATS. Throws DependencyUnavailableError with a hint when the server cannot be reached. */
@@ -25,8 +46,15 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
       reconnectTimeWait: 250,
       timeout: 3000,
       ...(opts.user ? { user: opts.user, pass: opts.pass } : {}),
+      ...(opts.token ? { token: opts.token } : {}),
+      ...(opts.credsFile ? { authenticator: credsAuthenticator(readFileSync(opts.credsFile)) } : {}),
+      ...(opts.tls ? { tls: opts.tls } : {}),
     });
   } catch (e) {
+    // Refused credentials are not an outage: say so, or operators chase the network.
+    if (/authorization|authentication|permissions/i.test(String((e as Error).message))) {
+      throw new Error(`NATS at ${opts.url} refused our credentials (${(e as Error).message}); check NATS_USER/NATS_PASSWORD, NATS_TOKEN or NATS_CREDS`, { cause: e });
+    }
     throw new DependencyUnavailableError(
       'nats',
       opts.url,

@@ -40,8 +40,8 @@ export async function connectNatsOrExit(opts: NatsOptions): Promise<NatsConnecti
   try {
     return await connectNats(opts);
   } catch (e) {
-    if (!isDependencyUnavailableError(e)) throw e;
-    process.stderr.write(`${e.message}\n`);
+    if (!isDependencyUnavailableError(e) && !/refused our credentials/.test((e as Error).message)) throw e;
+    process.stderr.write(`${(e as Error).message}\n`);
     return PROCESS_EXIT.failed;
   }
 }

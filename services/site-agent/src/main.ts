@@ -6,7 +6,7 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
 import { hostname } from 'node:os';
-import { connectNatsOrExit, createLogger, type Logger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import { connectNatsOrExit, natsAuthFromEnv, createLogger, type Logger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import type { DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './agent/index';
 import { AgentStateJournal } from './agent/state';
@@ -34,6 +34,8 @@ usage: site-agent --config FILE --site SITE [options]
   --state-dir DIR      keep the newest epoch per workload and recent command results here,
                        so a restarted agent still refuses stale orders and never runs a
                        command twice (recommended; without it they live in memory only)  [DRC_STATE_DIR]
+  NATS credentials come from the environment: NATS_USER + NATS_PASSWORD, NATS_TOKEN or
+  NATS_CREDS (a .creds file); NATS_CA, NATS_CERT, NATS_KEY for TLS.
   -h, --help           this text
 `;
 
@@ -97,7 +99,7 @@ async function main(): Promise<number> {
     return PROCESS_EXIT.usage;
   }
   if (!journal) logger.warn('no --state-dir: epochs and command results are kept in memory only and forgotten on restart');
-  const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? config.nats.url, name: `drc-agent-${siteId}` });
+  const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? config.nats.url, name: `drc-agent-${siteId}`, ...natsAuthFromEnv() });
   if (typeof nc === 'number') return nc;
   // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
   installContextManager();
