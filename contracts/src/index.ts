@@ -5,6 +5,7 @@ export * from './subjects';
 export * from './agent-messages';
 export * from './policy';
 export * from './config';
+export * from './agent-config';
 export * from './workload';
 export * from './events';
 export * from './sites';

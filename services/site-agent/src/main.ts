@@ -6,8 +6,9 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
 import { hostname } from 'node:os';
-import { connectNatsOrExit, natsAuthFromEnv, createLogger, type Logger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
-import type { DrcConfig } from '@drc/contracts';
+import { connectNatsOrExit, natsAuthFromEnv, createLogger, type Logger, createTelemetry, installContextManager, isConfigError, loadConfigOrExit, parseProcessArgs, readDocument, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import { dirname, resolve } from 'node:path';
+import { formatFieldIssues, parseAgentConfig, type AgentConfig, type DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './agent/index';
 import { AgentStateJournal } from './agent/state';
 import { parseListen, parseWitnessPeers, Witness } from './agent/witness';
@@ -16,7 +17,11 @@ import { createDrivers } from './workloads';
 const HELP = `drc site agent — the coordinator's hands in one datacenter
 
 usage: site-agent --config FILE --site SITE [options]
+       site-agent --agent-config FILE [options]
 
+  --agent-config FILE  this agent's own settings (YAML): site, config, nats, heartbeatMs,
+                       leaseTtlMs, stateDir, witness {listen, peers}; flags override it
+                                                                                       [DRC_AGENT_CONFIG]
   --config FILE        drc configuration (YAML or JSON): the site's workloads and drivers [DRC_CONFIG]
   --site SITE          the site this agent runs in                                     [DRC_SITE]
   --agent-id ID        agent id (default: <site>@<hostname>)
@@ -47,8 +52,9 @@ async function main(): Promise<number> {
       'agent-id': { type: 'string' },
       nats: { type: 'string' },
       prefix: { type: 'string' },
-      'heartbeat-ms': { type: 'string', default: '1000' },
-      'lease-ttl-ms': { type: 'string', default: '3000' },
+      'agent-config': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'lease-ttl-ms': { type: 'string' },
       'witness-listen': { type: 'string' },
       'witness-peer': { type: 'string', multiple: true },
       'state-dir': { type: 'string' },
@@ -57,14 +63,17 @@ async function main(): Promise<number> {
   );
   if (!parsed.ok) return parsed.exit;
   const args = parsed.values;
-  const configFile = args.config ?? process.env.DRC_CONFIG;
-  const siteId = args.site ?? process.env.DRC_SITE;
+  const agentConfigFile = args['agent-config'] ?? process.env.DRC_AGENT_CONFIG;
+  const ac = agentConfigFile ? loadAgentConfigOrExit(agentConfigFile) : undefined;
+  if (typeof ac === 'number') return ac;
+  const configFile = args.config ?? process.env.DRC_CONFIG ?? (ac && agentConfigFile ? resolve(dirname(agentConfigFile), ac.config) : undefined);
+  const siteId = args.site ?? process.env.DRC_SITE ?? ac?.site;
   if (!configFile || !siteId) {
-    process.stderr.write(`missing ${!configFile ? '--config FILE' : '--site SITE'}\n\n${HELP}`);
+    process.stderr.write(`missing ${!configFile ? '--config FILE' : '--site SITE'} (or --agent-config FILE)\n\n${HELP}`);
     return PROCESS_EXIT.usage;
   }
-  const heartbeatMs = Number(args['heartbeat-ms']);
-  const leaseTtlMs = Number(args['lease-ttl-ms']);
+  const heartbeatMs = Number(args['heartbeat-ms'] ?? ac?.heartbeatMs ?? 1000);
+  const leaseTtlMs = Number(args['lease-ttl-ms'] ?? ac?.leaseTtlMs ?? 3000);
   for (const [name, v] of [['--heartbeat-ms', heartbeatMs], ['--lease-ttl-ms', leaseTtlMs]] as const) {
     if (!Number.isInteger(v) || v <= 0) {
       process.stderr.write(`${name}: expected a positive number of milliseconds\n`);
@@ -77,9 +86,9 @@ async function main(): Promise<number> {
     process.stderr.write(`--site: unknown site "${siteId}" (the config has ${config.sites.map((s) => s.id).join(', ')})\n`);
     return PROCESS_EXIT.usage;
   }
-  const agentId = args['agent-id'] ?? `${siteId}@${hostname()}`;
+  const agentId = args['agent-id'] ?? ac?.agentId ?? `${siteId}@${hostname()}`;
   const logger = createLogger('site-agent', { siteId, agentId });
-  const witness = witnessFor(config, siteId, agentId, args['witness-listen'], args['witness-peer'] ?? [], Math.min(heartbeatMs, leaseTtlMs / 3), logger);
+  const witness = witnessFor(config, siteId, agentId, args['witness-listen'] ?? (ac?.witness.listen !== undefined ? String(ac.witness.listen) : undefined), [...Object.entries(ac?.witness.peers ?? {}).map(([k, v]) => `${k}=${v}`), ...(args['witness-peer'] ?? [])], Math.min(heartbeatMs, leaseTtlMs / 3), logger);
   if (witness instanceof Error) {
     process.stderr.write(`${witness.message}\n`);
     return PROCESS_EXIT.usage;
@@ -90,7 +99,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${drivers.message}\n`);
     return PROCESS_EXIT.usage;
   }
-  const stateDir = args['state-dir'] ?? process.env.DRC_STATE_DIR;
+  const stateDir = args['state-dir'] ?? process.env.DRC_STATE_DIR ?? (ac?.stateDir && agentConfigFile ? resolve(dirname(agentConfigFile), ac.stateDir) : undefined);
   let journal: AgentStateJournal | undefined;
   try {
     journal = stateDir ? AgentStateJournal.open(stateDir) : undefined;
@@ -99,7 +108,7 @@ async function main(): Promise<number> {
     return PROCESS_EXIT.usage;
   }
   if (!journal) logger.warn('no --state-dir: epochs and command results are kept in memory only and forgotten on restart');
-  const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? config.nats.url, name: `drc-agent-${siteId}`, ...natsAuthFromEnv() });
+  const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? ac?.nats.url ?? config.nats.url, name: `drc-agent-${siteId}`, ...natsAuthFromEnv() });
   if (typeof nc === 'number') return nc;
   // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
   installContextManager();
@@ -108,7 +117,7 @@ async function main(): Promise<number> {
     tracer: telemetry.tracer,
     siteId,
     agentId,
-    prefix: args.prefix ?? process.env.DRC_PREFIX ?? config.nats.prefix,
+    prefix: args.prefix ?? process.env.DRC_PREFIX ?? ac?.nats.prefix ?? config.nats.prefix,
     nc,
     workloads: drivers,
     peerSites: config.sites.map((s) => s.id).filter((s) => s !== siteId),
@@ -120,7 +129,7 @@ async function main(): Promise<number> {
     ...(journal ? { journal } : {}),
   });
   await agent.start();
-  const probing = witness ? ` witness on :${witness.port ?? '-'} probing ${Object.keys(witnessPeers(config, siteId, args['witness-peer'] ?? [])).join(',') || 'nobody'}` : '';
+  const probing = witness ? ` witness on :${witness.port ?? '-'} probing ${Object.keys(witnessPeers(config, siteId, [...Object.entries(ac?.witness.peers ?? {}).map(([k, v]) => `${k}=${v}`), ...(args['witness-peer'] ?? [])])).join(',') || 'nobody'}` : '';
   process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)${probing}\n`);
   return untilStopped(async () => {
     await agent.stop();
@@ -129,6 +138,19 @@ async function main(): Promise<number> {
     journal?.close();
     await telemetry.shutdown().catch(() => undefined);
   });
+}
+
+/** Not pure (reads, prints). Loads the agent's own config file; prints every bad field and returns exit code 2 when invalid. */
+function loadAgentConfigOrExit(file: string): AgentConfig | number {
+  try {
+    const r = parseAgentConfig(readDocument(file));
+    if (r.ok) return r.value;
+    process.stderr.write(`${file}: invalid agent configuration\n${formatFieldIssues(r.issues).replace(/^/gm, '  ')}\n`);
+  } catch (e) {
+    if (!isConfigError(e)) throw e;
+    process.stderr.write(`${e.message}\n`);
+  }
+  return PROCESS_EXIT.usage;
 }
 
 /** Pure. Peer witness URLs: the config's `witnessUrl` of every other site, overridden by flags. */
