@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { IdSchema, SiteIdSchema, WorkloadIdSchema } from './ids';
 import { DEFAULT_POLICY, PartialPolicySchema, type Policy } from './policy';
+import { NotificationsSchema, PlanConfigSchema, type PlanConfig } from './plan';
 import { safeParseWith, type ParseResult } from './validation';
 
 export const DriverTypeSchema = z.enum(['sim', 'postgres', 'libvirt', 'exec']);
@@ -104,6 +105,8 @@ export const DrcConfigSchema = z
     sites: z.array(SiteConfigSchema).min(1, { message: 'expected at least one site' }),
     workloads: z.array(WorkloadConfigSchema).default([]),
     auth: AuthSettingsSchema.optional(),
+    plans: z.array(PlanConfigSchema).default([]),
+    notifications: NotificationsSchema.default({ webhooks: [] }),
   })
   .superRefine((cfg, ctx) => {
     const siteIds = new Set<string>();
@@ -135,7 +138,44 @@ export const DrcConfigSchema = z
         if (!siteIds.has(s)) ctx.addIssue({ code: 'custom', path: ['workloads', i, 'driver', 'sites', s], message: `unknown site "${s}"` });
       }
     });
+    checkPlans(cfg, siteIds, workloadIds, ctx);
   });
+
+/** Every name a plan uses must exist: sites, workloads, groups, and `after` inside the same tier. */
+function checkPlans(cfg: { plans: PlanConfig[]; workloads: WorkloadConfig[] }, siteIds: Set<string>, workloadIds: Set<string>, ctx: z.RefinementCtx): void {
+  const groups = new Set(cfg.workloads.flatMap((w) => (w.group ? [w.group] : [])));
+  const names = new Set<string>();
+  cfg.plans.forEach((p, i) => {
+    const at = (...rest: PropertyKey[]) => ['plans', i, ...rest];
+    if (names.has(p.name)) ctx.addIssue({ code: 'custom', path: at('name'), message: `duplicate plan name "${p.name}"` });
+    names.add(p.name);
+    if (p.recoverySite && !siteIds.has(p.recoverySite)) ctx.addIssue({ code: 'custom', path: at('recoverySite'), message: `unknown site "${p.recoverySite}"` });
+    if (p.trigger && !siteIds.has(p.trigger.siteLost)) ctx.addIssue({ code: 'custom', path: at('trigger', 'siteLost'), message: `unknown site "${p.trigger.siteLost}"` });
+    const inPlan = new Set<string>();
+    p.tiers.forEach((t, ti) => {
+      const inTier = new Set(t.workloads.map((w) => w.id));
+      t.groups.forEach((g, gi) => {
+        if (!groups.has(g)) ctx.addIssue({ code: 'custom', path: at('tiers', ti, 'groups', gi), message: `unknown group "${g}"` });
+      });
+      t.workloads.forEach((w, wi) => {
+        if (!workloadIds.has(w.id)) ctx.addIssue({ code: 'custom', path: at('tiers', ti, 'workloads', wi, 'id'), message: `unknown workload "${w.id}"` });
+        else if (inPlan.has(w.id)) ctx.addIssue({ code: 'custom', path: at('tiers', ti, 'workloads', wi, 'id'), message: `workload "${w.id}" appears twice in the plan` });
+        inPlan.add(w.id);
+        if (w.targetSite && !siteIds.has(w.targetSite)) ctx.addIssue({ code: 'custom', path: at('tiers', ti, 'workloads', wi, 'targetSite'), message: `unknown site "${w.targetSite}"` });
+        w.after.forEach((a, ai) => {
+          if (!inTier.has(a) || a === w.id) ctx.addIssue({ code: 'custom', path: at('tiers', ti, 'workloads', wi, 'after', ai), message: `"${a}" is not another workload of this tier` });
+        });
+      });
+      for (const [k, steps] of [['before', t.before], ['after', t.after]] as const) {
+        steps.forEach((st, si) => {
+          if ('waitFor' in st) for (const [wi, w] of (st.waitFor.workloads ?? []).entries()) {
+            if (!workloadIds.has(w)) ctx.addIssue({ code: 'custom', path: at('tiers', ti, k, si, 'waitFor', 'workloads', wi), message: `unknown workload "${w}"` });
+          }
+        });
+      }
+    });
+  });
+}
 export type DrcConfig = z.infer<typeof DrcConfigSchema>;
 export type DrcConfigInput = z.input<typeof DrcConfigSchema>;
 

@@ -41,6 +41,32 @@ describe('config - validation names every bad field', () => {
     expect(formatFieldIssues(bad.issues)).toContain('sites[1].witnessUrl: expected an http(s) URL');
   });
 
+  it('validates recovery plans: every workload, group, site and dependency named in a plan exists', () => {
+    const r = parseDrcConfig({
+      ...base,
+      plans: [
+        {
+          name: 'p1',
+          recoverySite: 'Q',
+          trigger: { siteLost: 'A' },
+          tiers: [
+            { name: 'one', workloads: ['db1', { id: 'ghost' }, { id: 'db2', after: ['db3'] }], groups: ['nogroup'] },
+            { name: 'two', workloads: ['db1'], before: [{ hook: { command: ['x'], url: 'http://h/' } }] },
+          ],
+        },
+      ],
+    });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    const text = formatFieldIssues(r.issues);
+    expect(text).toContain('plans[0].recoverySite: unknown site "Q"');
+    expect(text).toContain('plans[0].tiers[0].workloads[1].id: unknown workload "ghost"');
+    expect(text).toContain('plans[0].tiers[0].workloads[2].after[0]: "db3" is not another workload of this tier');
+    expect(text).toContain('plans[0].tiers[0].groups[0]: unknown group "nogroup"');
+    expect(text).toContain('plans[0].tiers[1].workloads[0].id: workload "db1" appears twice in the plan');
+    expect(text).toContain('plans[0].tiers[1].before[0].hook: expected exactly one of command or url');
+  });
+
   it('rejects duplicate ids, a replica on the primary site and unknown keys', () => {
     const r = parseDrcConfig({
       sites: [{ id: 'A' }, { id: 'A' }],

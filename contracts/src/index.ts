@@ -6,6 +6,7 @@ export * from './agent-messages';
 export * from './policy';
 export * from './config';
 export * from './agent-config';
+export * from './plan';
 export * from './workload';
 export * from './events';
 export * from './sites';

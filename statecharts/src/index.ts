@@ -1,1 +1,2 @@
 export * from './workload/index';
+export * from './plan/index';
