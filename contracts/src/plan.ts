@@ -196,11 +196,11 @@ export const PlanRunViewSchema = z.strictObject({
 });
 export type PlanRunView = z.infer<typeof PlanRunViewSchema>;
 
-/** Pure. The stream of one plan run, and the index stream of all runs. */
+/** Pure. The stream of one plan run (every run's stream starts with PLAN_RUN_STREAM_PREFIX). */
+export const PLAN_RUN_STREAM_PREFIX = 'planrun-';
 export function planRunStream(runId: string): string {
-  return `planrun-${runId}`;
+  return `${PLAN_RUN_STREAM_PREFIX}${runId}`;
 }
-export const PLAN_RUNS_INDEX_STREAM = 'planruns-index';
 
 /** Body of `POST /api/v1/plans/:name/runs`. */
 export const PlanRunRequestSchema = z.strictObject({ mode: PlanModeSchema, reason: z.string().max(2000).optional() });

@@ -4,6 +4,7 @@ import {
   effectivePolicy,
   type Actor,
   type CommandResult,
+  type Decision,
   type DrcConfig,
   type OperatorCommandName,
   type FieldIssue,
@@ -33,6 +34,7 @@ import { deadLetterFor, validateAgentMessage } from './ingest/index';
 import { WorkloadRunner, type Origin, type StepOutcome, type Writer } from './loop/index';
 import { createMetrics, type Metrics } from './metrics/index';
 import { LeaderElector, type LeadershipState } from './leadership/index';
+import { Notifier, PlanManager } from './plans/index';
 
 export interface CoordinatorOptions {
   config: DrcConfig;
@@ -98,6 +100,8 @@ export class Coordinator {
   private elector?: LeaderElector;
   private activation: Promise<void> = Promise.resolve();
   private consuming = false;
+  readonly notifier: Notifier;
+  readonly plans: PlanManager;
 
   constructor(private readonly opts: CoordinatorOptions) {
     this.id = opts.coordinatorId ?? `coordinator-${randomUUID().slice(0, 8)}`;
@@ -112,6 +116,20 @@ export class Coordinator {
     });
     this.observations = new ObservationTracker({ refreshMs: opts.replicaRefreshMs ?? 10_000 });
     this.metrics = createMetrics(() => this, this.now);
+    this.notifier = new Notifier(opts.config.notifications, opts.logger, this.id);
+    this.plans = new PlanManager({
+      config: opts.config,
+      store: opts.store,
+      writer: this.writer,
+      logger: opts.logger,
+      now: this.now,
+      notifier: this.notifier,
+      host: {
+        operatorCommand: (a) => this.operatorCommand(a),
+        workloadView: (id) => this.workloadView(id),
+        canAct: () => this.isLeader,
+      },
+    });
   }
 
   get isReady(): boolean {
@@ -183,7 +201,11 @@ export class Coordinator {
           canAct: () => this.isLeader,
           ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
           onChange: (view) => this.emit(view),
-          onAppended: (id, decisions, ms) => this.metrics.onAppended(id, decisions, ms),
+          onAppended: (id, decisions, ms, input) => {
+            this.metrics.onAppended(id, decisions, ms);
+            this.plans.onWorkloadStep(id, input, decisions);
+            this.notifyDecisions(id, decisions, input.at);
+          },
         });
         this.runners.set(w.id, runner);
         const siteIds = [w.primarySite, ...w.replicaSites];
@@ -201,6 +223,8 @@ export class Coordinator {
         );
       }),
     );
+    // Plan runs resume before agent messages flow again (their workload steps check the streams first).
+    await this.plans.activate();
     // A short ack wait: what a crashed leader had pulled but not acknowledged reaches its successor soon.
     const consumer = await durableConsumer(this.opts.nc, this.subjects.streams.agents, 'coordinator', { ackWaitMs: 10_000 });
     this.messages = await consumer.consume({ max_messages: 512 });
@@ -234,6 +258,7 @@ export class Coordinator {
     this.opts.logger.warn({ coordinatorId: this.id, holder: state.holder, leaderEpoch: state.leaderEpoch }, 'standing by: another coordinator leads');
     this.consuming = false;
     await this.messages?.close();
+    this.plans.deactivate();
     for (const r of this.runners.values()) r.stop();
     this.runners.clear();
   }
@@ -245,7 +270,9 @@ export class Coordinator {
     if (this.consuming) await this.messages?.close();
     this.consuming = false;
     await Promise.all([...this.runners.values()].map((r) => r.idle()));
+    this.plans.deactivate();
     for (const r of this.runners.values()) r.stop();
+    await this.notifier.flush();
     await this.elector?.stop();
     await this.activation;
   }
@@ -312,6 +339,15 @@ export class Coordinator {
     return rejected && rejected.type === 'OperatorCommandRejected'
       ? { accepted: false, reason: rejected.reason, state: outcome.stateBefore, outcome }
       : { accepted: true, state: outcome.stateAfter, outcome };
+  }
+
+  /** Tells operators' systems about failovers and approvals (after they are recorded). */
+  private notifyDecisions(workloadId: string, decisions: ReadonlyArray<Decision>, at: number): void {
+    for (const d of decisions) {
+      if (d.type === 'FailoverStarted') this.notifier.notify('failover.started', { workloadId, mode: d.mode, fromSite: d.fromSite, reason: d.reason, actor: d.actor ?? null }, at);
+      else if (d.type === 'FailoverCompleted') this.notifier.notify('failover.completed', { workloadId, fromSite: d.fromSite, toSite: d.toSite, epoch: d.epoch, rtoMs: d.rtoMs, dataLossSeconds: d.dataLossSeconds ?? null }, at);
+      else if (d.type === 'ApprovalRequired') this.notifier.notify('approval.required', { workloadId, reason: d.reason, candidate: d.candidate ?? null }, at);
+    }
   }
 
   /** Resolves when every workload has processed what was submitted so far. */
@@ -411,6 +447,7 @@ export class Coordinator {
     const becameLost = t.to === 'lost';
     const recovered = t.from === 'lost' && t.to === 'up';
     if (!becameLost && !recovered) return;
+    if (becameLost) void this.plans.onSiteLost(t.siteId, t.leaseExpiredAt);
     const origin: Origin = { actor: { kind: 'coordinator', id: this.id } };
     for (const runner of this.runners.values()) {
       const view = runner.view;

@@ -15,3 +15,4 @@ export { verifyReplay, canonicalJson, type ReplayReport, type ReplayMismatch } f
 export { eventsForStep, registrationEvent, type Writer, type Origin, type RecordedEvent } from './record';
 export { recordStream, simulateInputs } from './testing';
 export { whatIf, compareTimelines, type WhatIfReport, type TimelineEntry } from './whatif';
+export { foldPlanRunStream, planEventsForInput, planRunOpeningEvents, PLAN_INPUT_RECEIVED, PLAN_RUN_CREATED, type FoldedPlanRun } from './plan';

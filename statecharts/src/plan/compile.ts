@@ -90,7 +90,10 @@ export function compilePlan(plan: PlanConfig, mode: PlanMode, workloads: Readonl
         steps.push({ ...hookStep(preId, t, `pre-hook of ${m.id}`, m.pre, deps, previousTier, true), critical: true, workloadId: m.id });
         tierIds.push(preId);
       }
-      const targetSite = target && info && target !== info.primarySite ? target : undefined;
+      // The plan's recovery site only where the workload has a copy; a planned move needs a target.
+      const copies = info ? [info.primarySite, ...info.replicaSites] : [];
+      const usable = target && copies.includes(target) && target !== info?.primarySite ? target : undefined;
+      const targetSite = m.targetSite ?? usable ?? (command === 'switchover' || command === 'drillStart' ? info?.replicaSites[0] : undefined);
       steps.push({
         id: moveId(m.id), tier: t, kind: 'workload', label: `${command} ${m.id}${targetSite ? ` → ${targetSite}` : ''}`,
         after: preId ? [preId, ...m.after.map(moveId)] : deps, barrier: previousTier, slotGroup: slot, critical: true,

@@ -4,6 +4,7 @@ import { registerConfigCommand } from './config';
 import { registerReplayCommands } from './replay';
 import { registerStatechartCommand } from './statechart';
 import { registerOperateCommands } from './operate';
+import { registerPlanCommands } from './plan';
 import { registerStatusCommand } from './status';
 import { registerWatchCommand } from './watch';
 import { registerWorkloadCommands } from './workloads';
@@ -14,6 +15,7 @@ export function registerCommands(program: Command): void {
   registerStatusCommand(program);
   registerWorkloadCommands(program);
   registerOperateCommands(program);
+  registerPlanCommands(program);
   registerWatchCommand(program);
   registerAuditCommand(program);
   registerReplayCommands(program);

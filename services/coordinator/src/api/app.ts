@@ -8,6 +8,7 @@ import { createCommandRoutes } from './commands';
 import { ApiError, mapError } from './errors';
 import { createLbRoutes } from './lb';
 import { buildOpenApiDocument } from './openapi';
+import { createPlanRoutes } from './plans';
 import { createReadRoutes } from './reads';
 import { createStreamRoutes } from './stream';
 
@@ -81,5 +82,6 @@ export function createApi(deps: ApiDeps): Hono<{ Variables: AuthVariables }> {
   app.route('/api/v1', createReadRoutes(co, store));
   app.route('/api/v1', createCommandRoutes(co));
   app.route('/api/v1', createStreamRoutes(co, store));
+  app.route('/api/v1', createPlanRoutes(co, store));
   return app;
 }

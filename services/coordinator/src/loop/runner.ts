@@ -37,7 +37,7 @@ export interface RunnerDeps {
   /** Called after every appended step with the new view. */
   onChange?: (view: WorkloadView) => void;
   /** Called after every append with the decisions it recorded and how long the append took. */
-  onAppended?: (workloadId: string, decisions: ReadonlyArray<Decision>, appendMs: number) => void;
+  onAppended?: (workloadId: string, decisions: ReadonlyArray<Decision>, appendMs: number, input: WorkloadInput) => void;
   /** Spans for decisions (a no-op tracer when absent). */
   tracer?: Tracer;
   /** False when this coordinator may not act (not the leader): nothing is appended or sent. */
@@ -208,7 +208,7 @@ export class WorkloadRunner {
       const t0 = performance.now();
       const r = await this.appendWithRetry(append);
       this.version = r.nextExpectedVersion;
-      this.deps.onAppended?.(this.workloadId, decisions, performance.now() - t0);
+      this.deps.onAppended?.(this.workloadId, decisions, performance.now() - t0, input);
     } catch (e) {
       if (isWrongExpectedVersionError(e) && attempt < 3) {
         // Another writer appended: take its history as truth and decide this input again on top of it.
