@@ -94,6 +94,23 @@ export const NotificationsSchema = z.strictObject({
   webhooks: z
     .array(z.strictObject({ url: z.url({ protocol: /^https?$/, message: 'expected an http(s) URL' }), events: z.array(NotificationEventSchema).min(1).optional(), timeoutMs: z.number().int().positive().default(5000) }))
     .default([]),
+  /**
+   * E-mail through an SMTP relay (e.g. the datacenter's MTA). STARTTLS is used when the relay
+   * offers it; the password comes from the environment variable named by `passwordEnv`.
+   */
+  smtp: z
+    .strictObject({
+      host: z.string().min(1),
+      port: z.number().int().min(1).max(65535).default(25),
+      secure: z.boolean().default(false),
+      user: z.string().min(1).optional(),
+      passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, { message: 'expected an environment variable name' }).optional(),
+      from: z.email({ message: 'expected an e-mail address' }),
+      to: z.array(z.email({ message: 'expected an e-mail address' })).min(1),
+      events: z.array(NotificationEventSchema).min(1).optional(),
+      timeoutMs: z.number().int().positive().default(10_000),
+    })
+    .optional(),
 });
 export type NotificationsConfig = z.infer<typeof NotificationsSchema>;
 

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HookSchema, NotificationsSchema } from '@drc/contracts';
 import { createLogger } from '@drc/runtime';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHook } from './hooks';
 import { Notifier } from './notifier';
@@ -68,5 +69,44 @@ describe('plan hooks: real processes and a real HTTP endpoint', () => {
     await n.flush();
     expect(received.map((r) => `${r.path} ${String(r.body.event)}`).sort()).toEqual(['/all failover.started', '/all plan.finished', '/plans plan.finished']);
     expect(received.find((r) => r.path === '/plans')?.body).toMatchObject({ kind: 'drc.notification', coordinatorId: 'c1', runId: 'r1', result: 'SUCCESS' });
+  });
+});
+
+describe('e-mail notifications through an SMTP relay (smtp-server, a real SMTP implementation)', () => {
+  it('mails the subscribed events to every recipient, naming the event in the subject', async () => {
+    const mails: Array<{ from: string; to: string[]; data: string }> = [];
+    const smtp = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS'],
+      onData(stream, session, cb) {
+        let data = '';
+        stream.on('data', (d: Buffer) => (data += d.toString()));
+        stream.on('end', () => {
+          mails.push({ from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', to: session.envelope.rcptTo.map((r) => r.address), data });
+          cb();
+        });
+      },
+    });
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    const port = (smtp.server.address() as AddressInfo).port;
+    try {
+      const n = new Notifier(NotificationsSchema.parse({ smtp: { host: '127.0.0.1', port, from: 'drc@dc.example', to: ['noc@dc.example', 'dba@dc.example'], events: ['failover.completed'] } }), logger, 'c1');
+      n.notify('failover.started', { workloadId: 'db1', fromSite: 'A' }); // not subscribed
+      n.notify('failover.completed', { workloadId: 'db1', fromSite: 'A', toSite: 'B', rtoMs: 4200 });
+      await n.flush();
+      expect(mails).toHaveLength(1);
+      expect(mails[0]!.from).toBe('drc@dc.example');
+      expect(mails[0]!.to).toEqual(['noc@dc.example', 'dba@dc.example']);
+      expect(mails[0]!.data).toMatch(/Subject: \[drc\] failover of db1 completed: A =E2=86=92 B|Subject: =\?UTF-8\?/);
+      expect(mails[0]!.data).toContain('rtoMs: 4200');
+    } finally {
+      await new Promise<void>((r) => smtp.close(() => r()));
+    }
+  });
+
+  it('rejects a bad SMTP section naming the field', () => {
+    const r = NotificationsSchema.safeParse({ smtp: { host: 'mx', from: 'not-an-address', to: [] } });
+    expect(r.success).toBe(false);
+    expect(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual(expect.arrayContaining(['smtp.from: expected an e-mail address']));
   });
 });
