@@ -47,6 +47,8 @@ describe('recovery plan: tiers, dependency, approval, report, and a coordinator 
           { id: 'app1', driver: { type: 'sim', settings: { lagSeconds: 0, actionDelayMs: 1500 } }, primarySite: 'A', replicaSites: ['B'] },
           { id: 'app2', driver: { type: 'sim', settings: { lagSeconds: 0, actionDelayMs: 300 } }, primarySite: 'A', replicaSites: ['B'] },
           { id: 'web', driver: { type: 'sim', settings: { lagSeconds: 0 } }, primarySite: 'A', replicaSites: ['C', 'B'] },
+          // Moved by a plan bound to the loss of site C, not by itself.
+          { id: 'cache', driver: 'sim', primarySite: 'C', replicaSites: ['B'], policy: { failoverMode: 'manual' } },
         ],
         plans: [
           {
@@ -59,6 +61,7 @@ describe('recovery plan: tiers, dependency, approval, report, and a coordinator 
               { name: 'edge', before: [{ approval: { message: 'switch public DNS to B?' } }], workloads: ['web'] },
             ],
           },
+          { name: 'c-loss', trigger: { siteLost: 'C', start: 'approval' }, tiers: [{ name: 'all', workloads: ['cache'] }] },
         ],
       },
       'plan',
@@ -144,5 +147,25 @@ describe('recovery plan: tiers, dependency, approval, report, and a coordinator 
     const json = (await api<{ workloads: Array<{ workloadId: string; rtoMs: number | null }> }>(`/api/v1/plan-runs/${runId}/report`)).body;
     expect(json.workloads.map((w) => w.workloadId)).toEqual(['db1', 'db2', 'app1', 'app2', 'web']);
     for (const w of json.workloads) expect(w.rtoMs).toBeGreaterThan(0);
+  });
+
+  it('a plan bound to a site loss starts by itself when the site is lost, and waits for approval first', async () => {
+    await estate.agents.get('C')!.kill(); // site C goes dark
+    const triggered = await eventually(async () => {
+      const runs = (await api<{ runs: PlanRunView[] }>('/api/v1/plan-runs')).body.runs;
+      return runs.find((r) => r.plan === 'c-loss');
+    }, 60_000, 250);
+    expect(triggered).toMatchObject({ mode: 'failover', actor: { kind: 'coordinator' }, reason: 'site C was declared lost' });
+    expect(triggered.steps.find((s) => s.id === 'start')?.status).toBe('awaitingApproval');
+    expect((await estate.workload('cache')).primarySite).toBe('C'); // manual mode: nothing moves on its own
+    await api(`/api/v1/plan-runs/${triggered.runId}/approve`, { method: 'POST', body: JSON.stringify({ step: 'start' }) });
+    const done = await eventually(async () => {
+      const v = await run(triggered.runId);
+      return v.state === 'finished' ? v : undefined;
+    }, 60_000, 250);
+    expect(done.result, JSON.stringify(done.steps.map((s) => [s.id, s.status, s.reason]))).toBe('SUCCESS');
+    expect((await estate.workload('cache')).primarySite).toBe('B');
+    // One loss, one run.
+    expect((await api<{ runs: PlanRunView[] }>('/api/v1/plan-runs')).body.runs.filter((r) => r.plan === 'c-loss')).toHaveLength(1);
   });
 });
