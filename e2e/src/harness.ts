@@ -26,6 +26,10 @@ export interface EstateOptions {
   env?: Record<string, string>;
   /** Extra command-line arguments of one site's agent (e.g. its own NATS URL through a proxy). */
   agentArgs?: (siteId: string) => string[];
+  /** A NATS server of the test's own (e.g. one it restarts) instead of the shared one. */
+  natsUrl?: string;
+  /** An event-store database of the test's own (e.g. on a private server it restarts). */
+  databaseUrl?: string;
 }
 
 export interface Estate {
@@ -54,9 +58,10 @@ export interface Estate {
 export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 'e2e', opts: EstateOptions = {}): Promise<Estate> {
   const dir = mkdtempSync(join(tmpdir(), `drc-${label}-`));
   const prefix = uniquePrefix(label);
-  const db = await createTestDatabase(label);
+  const db: TestDatabase = opts.databaseUrl ? { url: opts.databaseUrl, name: 'private', drop: async () => {} } : await createTestDatabase(label);
+  const nats = opts.natsUrl ?? natsUrl();
   const port = await freePort();
-  const full = { ...config, nats: { url: natsUrl(), prefix }, coordinator: { ...config.coordinator, httpPort: port } };
+  const full = { ...config, nats: { url: nats, prefix }, coordinator: { ...config.coordinator, httpPort: port } };
   const configFile = join(dir, 'estate.yaml');
   writeFileSync(configFile, toYaml(full));
   const tsx = (name: string, script: string, args: string[], env: Record<string, string> = {}) =>
@@ -65,7 +70,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
       command: process.execPath,
       args: ['--import', 'tsx', join(repoRoot, script), ...args],
       cwd: repoRoot,
-      env: { NATS_URL: natsUrl(), LOG_LEVEL: 'info', ...opts.env, ...env },
+      env: { NATS_URL: nats, LOG_LEVEL: 'info', ...opts.env, ...env },
       logFile: join(dir, `${name}.log`),
     });
   const coordinators: Array<{ id: string; port: number; process: ManagedProcess }> = [];
@@ -132,8 +137,17 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     events: (id) => get<{ events: Array<{ type: string; position: number; data: Record<string, unknown>; metadata: Record<string, unknown> }> }>(`/api/v1/workloads/${id}/events`).then((r) => r.events),
     async stop() {
       await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
-      await deleteStreams(createSubjects(prefix).streams.agents.replace(/_AGENTS$/, '_'));
+      if (!opts.natsUrl) await deleteStreams(createSubjects(prefix).streams.agents.replace(/_AGENTS$/, '_'));
       await db.drop();
     },
   };
+}
+
+/** Prints (and returns) a workload's last measured failover: RTO and data loss, as each chaos scenario reports. */
+export async function reportFailover(estate: Estate, workloadId: string, scenario: string): Promise<{ rtoMs: number; dataLossSeconds: number | undefined }> {
+  const done = (await estate.events(workloadId)).filter((e) => e.type === 'FailoverCompleted').at(-1);
+  if (!done) throw new Error(`${workloadId}: no completed failover recorded`);
+  const r = { rtoMs: Number(done.data.rtoMs), dataLossSeconds: done.data.dataLossSeconds === undefined ? undefined : Number(done.data.dataLossSeconds) };
+  console.log(`[${scenario}] ${workloadId}: RTO ${r.rtoMs} ms, data loss ${r.dataLossSeconds ?? 'n/a'} s`);
+  return r;
 }

@@ -1,6 +1,6 @@
 import { createTcpProxy, eventually, freePort, natsUrl, type TcpProxy } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEstate, type Estate } from './harness';
+import { reportFailover, startEstate, type Estate } from './harness';
 
 /**
  * Issue 5: a site cut off from the coordinator only is not a lost site.
@@ -106,6 +106,7 @@ describe('witness cuts: coordinator-only partition vs a dark site', () => {
       return w.state === 'failedOver' ? w : undefined;
     }, 30_000);
     expect(crm.primarySite).toBe('dub');
+    await reportFailover(estate, 'ledger', 'site cut from everything');
     const ams = (await estate.sites()).find((s) => s.siteId === 'ams');
     expect(ams?.status).toBe('lost');
     expect(ams?.witnesses).toMatchObject({ fra: false, dub: false });

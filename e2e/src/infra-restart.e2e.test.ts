@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eventually, freePort, startPostgresServer, startProcess, type ManagedProcess, type PostgresServer } from '@drc/test-kit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reportFailover, startEstate, type Estate } from './harness';
+
+/**
+ * Issue 10, scenario 5: the infrastructure under the coordinator fails in the middle of a
+ * failover. A private nats-server (JetStream on disk) is killed and restarted; the event
+ * store's private PostgreSQL server is restarted. Each failover completes, once.
+ */
+describe('NATS and the event-store PostgreSQL restarted mid-failover', () => {
+  let estate: Estate;
+  let nats: ManagedProcess;
+  let pg: PostgresServer;
+  let natsDir: string;
+  let natsPort: number;
+  const startNats = () => {
+    nats = startProcess({ name: 'nats-private', command: 'nats-server', args: ['-js', '-sd', natsDir, '-a', '127.0.0.1', '-p', String(natsPort)] });
+    return nats.waitFor(/Server is ready/, 15_000);
+  };
+
+  beforeAll(async () => {
+    natsDir = mkdtempSync(join(tmpdir(), 'drc-nats-'));
+    natsPort = await freePort();
+    await startNats();
+    pg = await startPostgresServer({ label: 'evstore' });
+    await pg.sql('CREATE DATABASE drc');
+    estate = await startEstate(
+      {
+        coordinator: { siteLeaseTtlMs: 2000, startupGraceMs: 2000 },
+        defaults: { policy: { debounceMs: 300, fenceMarginMs: 300, rpoSeconds: 10, maxDataLossSeconds: 10, promoteTimeoutMs: 8000 } },
+        sites: [{ id: 'A', priority: 1 }, { id: 'B', priority: 2 }, { id: 'C', priority: 3 }],
+        workloads: [
+          // Slow promotions: a window to break the infrastructure in the middle of them.
+          { id: 'orders', driver: { type: 'sim', sites: { B: { actionDelayMs: 2500 } } }, primarySite: 'A', replicaSites: ['B'] },
+          { id: 'ledger', driver: { type: 'sim', sites: { C: { actionDelayMs: 2500 } } }, primarySite: 'B', replicaSites: ['C'] },
+        ],
+      },
+      'infra',
+      { natsUrl: `nats://127.0.0.1:${natsPort}`, databaseUrl: pg.url('drc') },
+    );
+    await eventually(async () => (await estate.sites()).every((s) => s.status === 'up'), 30_000);
+  });
+
+  afterAll(async () => {
+    await estate?.stop();
+    await nats?.stop();
+    pg?.destroy();
+    if (natsDir) rmSync(natsDir, { recursive: true, force: true });
+  });
+
+  const promotesActed = async (id: string) => (await estate.events(id)).filter((e) => e.type === 'PromoteConfirmed').length;
+
+  it('nats-server killed and restarted while a promotion runs: the failover completes, once', async () => {
+    await estate.agents.get('A')!.kill();
+    await eventually(async () => (await estate.workload('orders')).state === 'failingOver.promoting', 30_000, 50);
+    await nats.kill();
+    await new Promise((r) => setTimeout(r, 1500));
+    await startNats();
+    const w = await eventually(async () => {
+      const v = await estate.workload('orders');
+      return v.state === 'failedOver' ? v : undefined;
+    }, 60_000, 250);
+    expect(w).toMatchObject({ primarySite: 'B', epoch: 1 });
+    expect(await promotesActed('orders')).toBe(1);
+    expect((await reportFailover(estate, 'orders', 'nats restart')).rtoMs).toBeGreaterThan(0);
+    expect((await estate.events('orders')).filter((e) => e.type === 'FailoverCompleted')).toHaveLength(1);
+  });
+
+  it('the event store’s PostgreSQL restarted while a promotion runs: nothing decided is lost, the failover completes once', async () => {
+    // B runs orders' new primary and ledger's primary: its loss moves ledger to C.
+    await estate.agents.get('B')!.kill();
+    await eventually(async () => (await estate.workload('ledger')).state === 'failingOver.promoting', 30_000, 50);
+    pg.restart('fast');
+    const w = await eventually(async () => {
+      const v = await estate.workload('ledger').catch(() => undefined);
+      return v?.state === 'failedOver' ? v : undefined;
+    }, 60_000, 250);
+    expect(w).toMatchObject({ primarySite: 'C', epoch: 1 });
+    const events = await estate.events('ledger');
+    expect(events.filter((e) => e.type === 'PromoteConfirmed')).toHaveLength(1);
+    expect((await reportFailover(estate, 'ledger', 'event-store restart')).rtoMs).toBeGreaterThan(0);
+    expect(events.map((e) => e.position)).toEqual(events.map((_, i) => i + 1)); // gapless
+  });
+});
