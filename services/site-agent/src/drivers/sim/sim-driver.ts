@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { CommandAction, WorkloadRole } from '@drc/contracts';
 import { z } from 'zod';
 import { DriverError, type ActionOutcome, type DriverFactory, type ProbeResult, type WorkloadDriver } from '../driver';
@@ -10,6 +11,11 @@ export const SimSettingsSchema = z.strictObject({
   failAfterMs: z.number().int().positive().optional(),
   /** How long each action takes (ms). */
   actionDelayMs: z.number().int().nonnegative().default(20),
+  /**
+   * A JSON file read at every probe, `{"healthy": false, "detail": "...", "lagSeconds": 3}`:
+   * lets a test or a demo make this copy fail, flap or lag from outside the agent process.
+   */
+  controlFile: z.string().min(1).optional(),
 });
 export type SimSettings = z.infer<typeof SimSettingsSchema>;
 
@@ -78,7 +84,21 @@ export class SimDriver implements WorkloadDriver, SimControls {
     this.failReason = reason;
   }
 
+  /** Applies the control file, if any (a missing or half-written file changes nothing). */
+  private readControl(): void {
+    if (!this.settings.controlFile) return;
+    let c: { healthy?: unknown; detail?: unknown; lagSeconds?: unknown };
+    try {
+      c = JSON.parse(readFileSync(this.settings.controlFile, 'utf8')) as typeof c;
+    } catch {
+      return;
+    }
+    if (typeof c.healthy === 'boolean') this.setHealthy(c.healthy, typeof c.detail === 'string' ? c.detail : c.healthy ? undefined : 'unhealthy (control file)');
+    if (typeof c.lagSeconds === 'number' && c.lagSeconds >= 0) this.lag = c.lagSeconds;
+  }
+
   async probe(): Promise<ProbeResult> {
+    this.readControl();
     const now = Date.now();
     const scripted = this.settings.failAfterMs !== undefined && now - this.startedAt >= this.settings.failAfterMs;
     const healthy = this.healthy && !scripted && this._role !== 'stopped';
