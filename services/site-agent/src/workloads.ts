@@ -14,6 +14,7 @@ export function setupsForSite(config: DrcConfig, siteId: string, logger: Logger,
       settings: { ...w.driver.settings, ...(w.driver.sites[siteId] ?? {}) },
       peers: [{ siteId: w.primarySite, role: 'primary' as const }, ...w.replicaSites.map((s) => ({ siteId: s, role: 'replica' as const }))].filter((p) => p.siteId !== siteId),
       logger: logger.child({ workloadId: w.id }),
+      peerSettings: (peer: string) => ([w.primarySite, ...w.replicaSites].includes(peer) ? { ...w.driver.settings, ...(w.driver.sites[peer] ?? {}) } : undefined),
       ...(peerLastHeard ? { peerLastHeard } : {}),
     }));
 }

@@ -5,3 +5,4 @@ export * from './nats';
 export * from './process';
 export * from './pg-server';
 export * from './tcp-proxy';
+export * from './pg-pair';

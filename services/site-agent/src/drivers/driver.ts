@@ -54,6 +54,11 @@ export interface DriverSetup {
    * undefined. The simulator uses it to model replication from a site that went dark.
    */
   peerLastHeard?: (siteId: string) => number | undefined;
+  /**
+   * The driver settings another site's copy of this workload has (`driver.settings` ←
+   * `driver.sites[site]`), e.g. where a reprotected PostgreSQL standby finds its new primary.
+   */
+  peerSettings?: (siteId: string) => Record<string, unknown> | undefined;
 }
 
 export type DriverFactory = (setup: DriverSetup) => Promise<WorkloadDriver>;

@@ -1,0 +1,1 @@
+export { createPostgresDriver, lsnToPosition, PostgresDriver, PostgresSettingsSchema, type PostgresSettings } from './postgres-driver';
