@@ -11,6 +11,7 @@ import {
   startProcess,
   uniquePrefix,
   type ManagedProcess,
+  type PostgresPair,
   type TestDatabase,
 } from '@drc/test-kit';
 import { stringify as toYaml } from 'yaml';
@@ -150,4 +151,17 @@ export async function reportFailover(estate: Estate, workloadId: string, scenari
   const r = { rtoMs: Number(done.data.rtoMs), dataLossSeconds: done.data.dataLossSeconds === undefined ? undefined : Number(done.data.dataLossSeconds) };
   console.log(`[${scenario}] ${workloadId}: RTO ${r.rtoMs} ms, data loss ${r.dataLossSeconds ?? 'n/a'} s`);
   return r;
+}
+
+/**
+ * The driver section of a workload on a real PostgreSQL pair: the primary's node at
+ * `primarySite`, the standby's at `standbySite` (run by the agents as the pair's OS user).
+ */
+export function pgDriverFor(pair: PostgresPair, primarySite: string, standbySite: string, settings: Record<string, unknown> = {}): DrcConfigInput['workloads'] extends Array<infer W> | undefined ? W extends { driver: infer D } ? D : never : never {
+  const node = (n: PostgresPair['primary']) => ({ host: '127.0.0.1', port: n.port, dataDir: n.dataDir, localConf: pair.localConf(n) });
+  return {
+    type: 'postgres',
+    settings: { osUser: pair.primary.osUser, slot: pair.slot, streamTimeoutMs: 60_000, ...settings },
+    sites: { [primarySite]: node(pair.primary), [standbySite]: node(pair.standby) },
+  };
 }

@@ -6,3 +6,4 @@ export * from './process';
 export * from './pg-server';
 export * from './tcp-proxy';
 export * from './pg-pair';
+export * from './pg-writer';

@@ -83,7 +83,7 @@ describe('postgres driver on a real primary/standby pair', () => {
     const back = await onA.execute('reprotect', { upstreamSite: 'B' }, ctx());
     expect(back.detail).toMatchObject({ role: 'replica', method: 'pg_rewind' });
     await write(pair.standby, 'b2');
-    const r = await eventuallyProbe(onA, (x) => x.role === 'replica' && x.healthy && x.replication?.lagBytes === 0);
+    const r = await eventuallyProbe(onA, (x) => x.role === 'replica' && x.healthy && x.detail === undefined && x.replication?.lagBytes === 0);
     expect(r.role).toBe('replica');
     await waitFor(async () => (await rows(pair.primary)).includes('b2'));
     expect(await rows(pair.primary)).toEqual(['a1', 'b1', 'b2']); // the old primary now follows the new one

@@ -131,9 +131,11 @@ export class PostgresDriver implements WorkloadDriver {
       const ahead = upstream.length ? upstream.reduce((a, b) => (a > b ? a : b)) : BigInt(position);
       const lagBytes = Number(ahead > BigInt(position) ? ahead - BigInt(position) : 0n);
       const lagSeconds = lagBytes === 0 ? 0 : Math.max(0, r.age ?? 0);
+      // A standby that answers is a healthy copy even when it is not streaming (its primary may
+      // be the one that died): how far behind it is, is what its position and lag say.
       return {
         role: 'replica',
-        healthy: r.streaming,
+        healthy: true,
         ...(r.streaming ? {} : { detail: 'standby is not streaming from its upstream' }),
         replication: { position, lagSeconds: Math.round(lagSeconds * 1000) / 1000, lagBytes },
       };
@@ -149,7 +151,7 @@ export class PostgresDriver implements WorkloadDriver {
       case 'fence':
         return this.fence(this.s.fenceMode);
       case 'quiesce':
-        return this.fence('readonly');
+        return this.quiesce();
       case 'unfence':
         return this.unfence();
       case 'stop':
@@ -192,17 +194,56 @@ export class PostgresDriver implements WorkloadDriver {
       return { detail: { fencedBy: 'stop' } };
     }
     try {
-      await this.sql(`ALTER SYSTEM SET default_transaction_read_only = on`);
-      await this.sql(`SELECT pg_reload_conf()`);
-      // Sessions opened before the reload keep their writable default: end every client session.
-      const [r] = await this.sql<{ n: number }>(`SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()`);
-      return { detail: { fencedBy: 'readonly', sessionsEnded: r?.n ?? 0 } };
+      return { detail: { fencedBy: 'readonly', sessionsEnded: await this.makeReadOnly() } };
     } catch (e) {
       // Not answering SQL: make sure it cannot take writes either.
       this.setup.logger.warn({ err: e }, 'read-only fence failed over SQL: stopping the server instead');
       await this.stop('immediate');
       return { detail: { fencedBy: 'stop', reason: (e as Error).message } };
     }
+  }
+
+  /**
+   * Read-only for every session, old and new: the setting is reloaded, we wait until a new
+   * session sees it (the reload is asynchronous: a client reconnecting at once could still get
+   * a writable session), then every other client session is ended. Returns how many were.
+   */
+  private async makeReadOnly(): Promise<number> {
+    await this.sql(`ALTER SYSTEM SET default_transaction_read_only = on`);
+    await this.sql(`SELECT pg_reload_conf()`);
+    const deadline = Date.now() + 10_000;
+    while ((await this.sql<{ ro: string }>(`SELECT current_setting('default_transaction_read_only') AS ro`))[0]?.ro !== 'on') {
+      if (Date.now() > deadline) throw new DriverError('read-only setting not in effect after 10 s');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    let ended = 0;
+    for (let round = 0; round < 2; round++) {
+      const [r] = await this.sql<{ n: number }>(
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND application_name NOT LIKE 'drc-agent-%'`,
+      );
+      ended += r?.n ?? 0;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    return ended;
+  }
+
+  /**
+   * Planned moves (switchover): stop writes, then wait until every standby has replayed the
+   * last WAL position, so the one promoted next has everything (zero data loss). Answers with
+   * that position.
+   */
+  private async quiesce(): Promise<ActionOutcome> {
+    const sessionsEnded = await this.makeReadOnly();
+    const [f] = await this.sql<{ lsn: string }>(`SELECT pg_current_wal_lsn()::text AS lsn`);
+    const final = f!.lsn;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const behind = await this.sql<{ name: string }>(`SELECT application_name AS name FROM pg_stat_replication WHERE replay_lsn IS NULL OR replay_lsn < '${final}'::pg_lsn`);
+      if (behind.length === 0) break;
+      if (Date.now() > deadline) throw new DriverError(`quiesce: standbys ${behind.map((b) => b.name).join(', ')} did not replay ${final} within 30 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return { detail: { quiesced: true, sessionsEnded, position: lsnToPosition(final) } };
   }
 
   private async unfence(): Promise<ActionOutcome> {
@@ -255,7 +296,14 @@ export class PostgresDriver implements WorkloadDriver {
     if (this.s.slot) await this.sql(`SELECT pg_create_physical_replication_slot('${this.s.slot}') WHERE NOT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = '${this.s.slot}')`, up);
     await this.stop();
     let method = 'pg_rewind';
-    const rewind = await this.run('pg_rewind', ['--target-pgdata', this.s.dataDir, '--source-server', conninfo, '--no-sync']);
+    let rewind = await this.run('pg_rewind', ['--target-pgdata', this.s.dataDir, '--source-server', conninfo, '--no-sync']);
+    if (rewind.code !== 0 && /shut down cleanly/.test(rewind.output)) {
+      // A crashed primary: finish its crash recovery in single-user mode (it accepts no
+      // connection, so it cannot take a write meanwhile), then rewind.
+      method = 'crash recovery + pg_rewind';
+      await this.run('postgres', ['--single', '-D', this.s.dataDir, '-c', 'archive_mode=off', 'postgres'], 300_000);
+      rewind = await this.run('pg_rewind', ['--target-pgdata', this.s.dataDir, '--source-server', conninfo, '--no-sync']);
+    }
     if (rewind.code !== 0) {
       this.setup.logger.warn({ output: rewind.output.trim().split('\n').slice(-3) }, 'pg_rewind failed: re-cloning with pg_basebackup');
       method = 'pg_basebackup';
