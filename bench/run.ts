@@ -12,7 +12,11 @@ const available = readdirSync(here)
   .map((f) => f.slice(0, -3))
   .sort();
 
-const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Benchmark names come first; everything from the first option on belongs to the benchmarks.
+const args = process.argv.slice(2);
+const firstOption = args.findIndex((a) => a.startsWith('-'));
+const names = (firstOption < 0 ? args : args.slice(0, firstOption)).filter((a) => a !== '--help');
+if (args.includes('--help') && names.length === 0) names.push('--help');
 if (names.length === 0 || names.includes('--help')) {
   console.log(`usage: npm run bench -- NAME|all\navailable: ${available.join(', ') || '(none yet)'}`);
   process.exit(names.length === 0 ? 2 : 0);

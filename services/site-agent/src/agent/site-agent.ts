@@ -275,6 +275,7 @@ export class SiteAgent {
       return undefined;
     }
     const log = this.opts.logger.child({ workloadId: cmd.workloadId, commandId: cmd.commandId, action: cmd.action, epoch: cmd.epoch });
+    log.debug({ queuedMs: this.now() - cmd.issuedAt }, 'command received');
     const seen = this.done.get(cmd.commandId);
     if (seen) {
       log.info('repeated command: answering with the first result');
@@ -291,7 +292,7 @@ export class SiteAgent {
       if (this.done.size > 10_000) this.done.delete(this.done.keys().next().value!);
       this.opts.journal?.recordResult(result);
       await this.publish(result);
-      log.info({ status, reason }, 'command answered');
+      log.info({ status, reason, tookMs: this.now() - startedAt }, 'command answered');
       return result;
     };
     if (cmd.siteId !== this.opts.siteId) return answer('refused', `command for site ${cmd.siteId} reached site ${this.opts.siteId}`);
