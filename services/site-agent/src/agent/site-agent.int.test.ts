@@ -124,3 +124,28 @@ describe('site agent - invariant 1: an agent cut off from NATS and its peers fen
     expect(driver.actionCounts.fence ?? 0).toBe(0);
   });
 });
+
+describe('site agent - a hung health check is a failed one', () => {
+  it('reports a workload whose probe never answers as unhealthy, within the heartbeat', async () => {
+    const prefix = uniquePrefix('agenthang');
+    const subjects = createSubjects(prefix);
+    const nc = await connectNats({ url: natsUrl(), name: 'agent-hang' });
+    const watcher = await connectNats({ url: natsUrl(), name: 'agent-hang-watch' });
+    // A driver whose health probe hangs forever (a stand-in for a server that accepts connections and never answers).
+    const hung = { type: 'sim' as const, capabilities: new Set<never>(), probe: () => new Promise<never>(() => {}), execute: () => Promise.reject(new Error('unused')), close: async () => {} };
+    const seen: Array<{ workloads: Array<{ workloadId: string; healthy: boolean; role: string; detail?: string }> }> = [];
+    watcher.subscribe(subjects.observation('A'), { callback: (_e, m) => void seen.push(decodeJson(m.data) as (typeof seen)[number]) });
+    await watcher.flush();
+    const agent = new SiteAgent({ siteId: 'A', agentId: 'agent-A', prefix, nc, workloads: [{ workloadId: 'w', driver: hung }], peerSites: ['B'], heartbeatMs: 100, leaseTtlMs: 5000, logger, probeTimeoutMs: 150 });
+    try {
+      await agent.start();
+      const obs = await eventually(() => seen.find((o) => o.workloads[0]?.detail?.includes('timed out')), 5000);
+      expect(obs.workloads[0]).toMatchObject({ workloadId: 'w', healthy: false, role: 'unknown', detail: 'health probe timed out after 150 ms' });
+    } finally {
+      await agent.stop();
+      await nc.close();
+      await watcher.close();
+      await deleteStreams(subjects.streams.agents.replace(/_AGENTS$/, '_'));
+    }
+  });
+});

@@ -26,7 +26,7 @@ import {
   type NatsSubscription,
 } from '@drc/runtime';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
-import { isDriverError, type WorkloadDriver } from '../drivers/driver';
+import { isDriverError, type ProbeResult, type WorkloadDriver } from '../drivers/driver';
 import type { AgentStateJournal } from './state';
 import type { Witness } from './witness';
 
@@ -55,6 +55,8 @@ export interface SiteAgentOptions {
   witness?: Witness;
   /** Durable memory of epochs and command results (survives restarts); in memory only when absent. */
   journal?: AgentStateJournal;
+  /** A driver health probe slower than this counts as failed (default: the heartbeat interval, at least 200 ms). */
+  probeTimeoutMs?: number;
 }
 
 /** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
@@ -212,7 +214,7 @@ export class SiteAgent {
       if (this.selfFenced) this.opts.logger.info('lease renewed again after self-fencing; waiting for the coordinator');
     }
     await this.checkLease(peers);
-    if (renewed) await withTimeout(this.observe(), this.opts.heartbeatMs).catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
+    if (renewed) await withTimeout(this.observe(), this.probeTimeoutMs + this.opts.heartbeatMs).catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
   }
 
   private async checkLease(peers: Record<string, boolean>): Promise<void> {
@@ -235,7 +237,9 @@ export class SiteAgent {
   private async observe(): Promise<void> {
     const workloads = await Promise.all(
       [...this.byWorkload].map(async ([workloadId, driver]) => {
-        const p = await driver.probe();
+        // A health check that hangs (a half-dead server that accepts but never answers) is a
+        // failed health check, reported now, not an observation that never comes.
+        const p: ProbeResult = await withTimeout(driver.probe(), this.probeTimeoutMs).catch(() => ({ role: 'unknown' as const, healthy: false, detail: `health probe timed out after ${this.probeTimeoutMs} ms` }));
         const epoch = this.newestEpoch.get(workloadId);
         return { workloadId, role: p.role, healthy: p.healthy, ...(p.detail ? { detail: p.detail } : {}), ...(p.replication ? { replication: p.replication } : {}), ...(epoch !== undefined ? { epoch } : {}) };
       }),
@@ -250,6 +254,11 @@ export class SiteAgent {
     } finally {
       span.end();
     }
+  }
+
+  /** How long one driver health probe may take before it counts as failed. */
+  private get probeTimeoutMs(): number {
+    return this.opts.probeTimeoutMs ?? Math.max(200, this.opts.heartbeatMs);
   }
 
   private get tracer(): Tracer {
