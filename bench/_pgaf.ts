@@ -116,8 +116,16 @@ export async function startPgafFormation(label = 'pgaf'): Promise<PgafFormation>
       return nodes.find((n) => n.name === name)!;
     },
     killNode(n) {
-      n.keeper?.child.kill('SIGKILL');
-      // The keeper's children (its supervisor services and PostgreSQL) die with it, as a host does.
+      // The whole host goes dark: the keeper's process group (its supervisor services rename
+      // themselves, so they cannot be found by their command line) and PostgreSQL.
+      const pgid = n.keeper?.child.pid;
+      if (pgid) {
+        try {
+          process.kill(-pgid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
       spawnSync('pkill', ['-9', '-f', `pg_autoctl.*${n.dataDir}`]);
       const pidFile = join(n.dataDir, 'postmaster.pid');
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : 0;
@@ -135,7 +143,13 @@ export async function startPgafFormation(label = 'pgaf'): Promise<PgafFormation>
     },
     async stop() {
       for (const n of nodes) f.killNode(n);
-      monitor.child.kill('SIGKILL');
+      if (monitor.child.pid) {
+        try {
+          process.kill(-monitor.child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
       spawnSync('pkill', ['-9', '-f', root]);
       spawnSync('rm', ['-rf', root]);
     },

@@ -102,28 +102,28 @@ async function measureDrc(runs: number): Promise<Run[]> {
 }
 
 async function measurePgaf(runs: number, timing: PgafTiming | 'default'): Promise<Run[]> {
-  const f = await startPgafFormation(timing === 'default' ? 'pgafdef' : 'pgafeq');
   const out: Run[] = [];
-  const writer = new ContinuousWriter(f.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { user: 'drcpg', database: 'postgres' });
-  try {
-    await f.setTiming(timing);
-    await f.waitHealthy();
-    await writer.prepare();
-    writer.start();
-    for (let i = 0; i < runs; i++) {
+  // A fresh formation per run: a node that rejoined after a failover did not always take over
+  // again here, and each run should start from the same healthy state anyway.
+  for (let i = 0; i < runs; i++) {
+    const f = await startPgafFormation(timing === 'default' ? 'pgafdef' : 'pgafeq');
+    const writer = new ContinuousWriter(f.nodes.map((n) => ({ host: '127.0.0.1', port: n.port })), { user: 'drcpg', database: 'postgres' });
+    try {
+      await f.setTiming(timing);
       const primary = await f.waitHealthy(180_000);
-      await new Promise((r) => setTimeout(r, 1000));
+      await writer.prepare();
+      writer.start();
+      await new Promise((r) => setTimeout(r, 2000)); // steady writes, and the new timing in effect
       const killedAt = Date.now();
       f.killNode(primary);
       const rtoMs = await writer.firstWriteElsewhere(killedAt, primary.port, 180_000);
       const lost = (await writer.lostWrites()).filter((l) => l.at <= killedAt).length;
       out.push({ rtoMs, lost });
       console.log(`  pg_auto_failover (${timing === 'default' ? 'defaults' : 'equal detection'}) run ${i + 1}: RTO ${rtoMs} ms, lost ${lost}`);
-      f.restartNode(primary); // it rejoins as a secondary
+    } finally {
+      await writer.stop();
+      await f.stop();
     }
-  } finally {
-    await writer.stop();
-    await f.stop();
   }
   return out;
 }
