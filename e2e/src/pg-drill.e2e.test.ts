@@ -89,7 +89,7 @@ describe('plan drill over a real PostgreSQL pair', () => {
     // Production: roles never changed, the standby kept up, nothing acknowledged was lost.
     sampling = false;
     await sampler;
-    expect(samples.length).toBeGreaterThan(5);
+    expect(samples.length).toBeGreaterThanOrEqual(3);
     for (const s of samples) {
       expect(s.primarySite).toBe('A');
       expect(s.epoch).toBe(0);

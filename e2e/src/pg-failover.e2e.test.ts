@@ -15,6 +15,23 @@ import { pgDriverFor, startEstate, type Estate } from './harness';
  *      the failover, a client that still reaches the old primary cannot commit there.
  */
 const RPO_SECONDS = 5;
+/** Random timings, reproducible: DRC_CHAOS_SEED=N replays a run (`npm run chaos` loops over seeds). */
+const SEED = Number(process.env.DRC_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const random = seeded(SEED);
+const jitter = (maxMs: number) => new Promise((r) => setTimeout(r, Math.floor(random() * maxMs)));
+console.log(`[pg chaos] seed ${SEED} (DRC_CHAOS_SEED=${SEED} to replay)`);
+
+/** Pure. mulberry32: a small seeded PRNG, enough to vary timings reproducibly. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 const SITES = ['A', 'B', 'C'] as const;
 
 describe('failover of a real PostgreSQL pair', () => {
@@ -69,6 +86,7 @@ describe('failover of a real PostgreSQL pair', () => {
   });
 
   it('1. kill -9 of the primary postmaster: the standby takes over, writes resume, losses within the RPO', async () => {
+    await jitter(1500); // the kill lands anywhere in the write stream
     const killedAt = Date.now();
     pair.primary.kill9();
     const w = await eventually(async () => {
@@ -96,6 +114,7 @@ describe('failover of a real PostgreSQL pair', () => {
     const rewound = (await estate.events('pgdb')).filter((e) => e.type === 'CommandResultReceived' && e.data.action === 'reprotect').at(-1);
     expect(String((rewound?.data.detail as { method?: string } | undefined)?.method)).toMatch(/pg_rewind|pg_basebackup/);
 
+    await jitter(1500);
     const ackedBefore = writer.acked.length;
     const switchedAt = Date.now();
     expect((await command({ command: 'switchover', targetSite: 'A' })).status).toBe(202);
@@ -115,6 +134,7 @@ describe('failover of a real PostgreSQL pair', () => {
 
   it('3. the primary site cut off from everything while PostgreSQL runs: after the failover it cannot commit a write', async () => {
     // A holds the primary now. Cut A's agent from NATS and from its peers.
+    await jitter(1500);
     natsProxy.get('A')!.cut();
     for (const [k, p] of link) if (k.startsWith('A->') || k.endsWith('->A')) p.cut();
     const w = await eventually(async () => {

@@ -1,10 +1,11 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PlanRunView } from '@drc/contracts';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEstate, type Estate } from './harness';
+import { repoRoot, startEstate, type Estate } from './harness';
 
 /**
  * Issue 8: a 3-tier recovery plan over simulated workloads, run by real processes (nats-server,
@@ -147,6 +148,23 @@ describe('recovery plan: tiers, dependency, approval, report, and a coordinator 
     const json = (await api<{ workloads: Array<{ workloadId: string; rtoMs: number | null }> }>(`/api/v1/plan-runs/${runId}/report`)).body;
     expect(json.workloads.map((w) => w.workloadId)).toEqual(['db1', 'db2', 'app1', 'app2', 'web']);
     for (const w of json.workloads) expect(w.rtoMs).toBeGreaterThan(0);
+
+    // The same through the drc CLI, as an operator would.
+    const drc = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'services/cli/src/main.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', DRC_API_URL: estate.apiUrl }, timeout: 60_000 });
+    const list = drc(['plan', 'list']);
+    expect(list.status).toBe(0);
+    expect(list.stdout).toMatch(/a-to-b\s+data → apps → edge\s+B/);
+    const status = drc(['plan', 'status', runId]);
+    expect(status.status).toBe(0);
+    expect(status.stdout).toContain('SUCCESS');
+    expect(status.stdout).toMatch(/t2\.app2\s+switchover app2 → B\s+done/);
+    const report = drc(['plan', 'report', runId, '--format', 'md']);
+    expect(report.stdout).toContain('**Result: SUCCESS**');
+    const again = drc(['plan', 'approve', runId, 't3.before.1']);
+    expect(again.status).toBe(1); // not awaiting approval any more: refused, changes nothing
+    expect(again.stderr).toMatch(/409|not awaiting approval/);
+    expect(drc(['plan', 'run', 'a-to-b']).status).toBe(2); // --mode is mandatory
   });
 
   it('a plan bound to a site loss starts by itself when the site is lost, and waits for approval first', async () => {

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the chaos scenarios N times in a row (default 20), each with its own seed for the random
+# timings (printed; DRC_CHAOS_SEED=S replays one), and stops at the first invariant violation.
+# usage: npm run chaos -- [N] [FIRST_SEED]
+set -u
+n=${1:-20}
+seed=${2:-$RANDOM}
+cd "$(dirname "$0")/.."
+files="e2e/src/pg-failover.e2e.test.ts e2e/src/witness-cut.e2e.test.ts e2e/src/flapping.e2e.test.ts"
+pass=0
+for i in $(seq 1 "$n"); do
+  s=$((seed + i))
+  start=$(date +%s)
+  if DRC_CHAOS_SEED=$s npx vitest run -c .config/vitest.config.ts $files > "/tmp/drc-chaos-$s.log" 2>&1; then
+    pass=$((pass + 1))
+    echo "run $i/$n seed $s: passed in $(( $(date +%s) - start )) s ($(grep -h 'pg kill -9\]' "/tmp/drc-chaos-$s.log" | sed 's/.*\] //' | head -1))"
+  else
+    echo "run $i/$n seed $s: FAILED (log: /tmp/drc-chaos-$s.log)"
+    echo "$pass passed, 1 failed"
+    exit 1
+  fi
+done
+echo "$pass passed, 0 failed"
