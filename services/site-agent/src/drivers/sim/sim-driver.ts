@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { CommandAction, WorkloadRole } from '@drc/contracts';
 import { z } from 'zod';
-import { DriverError, type ActionOutcome, type DriverFactory, type ProbeResult, type WorkloadDriver } from '../driver';
+import { DriverError, type ActionContext, type ActionOutcome, type DriverFactory, type ProbeResult, type WorkloadDriver } from '../driver';
 
 /** Settings of the simulated driver (per workload, merged with per-site settings). */
 export const SimSettingsSchema = z.strictObject({
@@ -119,7 +119,8 @@ export class SimDriver implements WorkloadDriver, SimControls {
     };
   }
 
-  async execute(action: CommandAction, params: Record<string, unknown>): Promise<ActionOutcome> {
+  async execute(action: CommandAction, params: Record<string, unknown>, ctx?: ActionContext): Promise<ActionOutcome> {
+    if (ctx && (ctx.signal.aborted || Date.now() > ctx.deadline)) throw new DriverError(`${action}: deadline passed before it started`);
     this.counts[action] = (this.counts[action] ?? 0) + 1;
     if (this.settings.actionDelayMs > 0) await new Promise((r) => setTimeout(r, this.settings.actionDelayMs));
     if (this.failures > 0) {

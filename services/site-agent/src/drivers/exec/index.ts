@@ -1,0 +1,1 @@
+export { createExecDriver, ExecDriver, ExecSettingsSchema, type ExecSettings } from './exec-driver';

@@ -1,0 +1,4 @@
+import { describeDriverContract } from '../contract';
+import { SimDriver } from './sim-driver';
+
+describeDriverContract('sim', async () => ({ driver: new SimDriver('primary', { lagSeconds: 0, actionDelayMs: 0 }), idempotent: ['fence', 'snapshot', 'redirect'] }));
