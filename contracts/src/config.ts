@@ -65,6 +65,12 @@ export const CoordinatorSettingsSchema = z.strictObject({
   siteLossConcurrency: z.number().int().positive().default(256),
   /** Leadership lease: a standby takes over this long after the leader stopped renewing. */
   leaderTtlMs: z.number().int().positive().default(3000),
+  /**
+   * A copy's moving position is re-recorded at most this often (changes of role, health or RPO
+   * standing are recorded at once, and fresh facts always just before a failure is decided):
+   * the stream records meaning, not every 1 Hz sample.
+   */
+  replicaRefreshMs: z.number().int().positive().default(30_000),
 });
 
 export const NatsSettingsSchema = z.strictObject({
@@ -100,6 +106,7 @@ export const DrcConfigSchema = z
       startupGraceMs: 5000,
       siteLossConcurrency: 256,
       leaderTtlMs: 3000,
+      replicaRefreshMs: 30_000,
     }),
     defaults: z.strictObject({ policy: PartialPolicySchema.default({}) }).default({ policy: {} }),
     sites: z.array(SiteConfigSchema).min(1, { message: 'expected at least one site' }),

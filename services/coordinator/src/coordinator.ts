@@ -59,6 +59,9 @@ export interface CoordinatorStats {
   staleDropped: number;
 }
 
+/** Agent messages whose inputs may be waiting for their appends at once. */
+const INGEST_IN_FLIGHT = 64;
+
 /** Counting semaphore: at most `n` async calls at once. */
 function createGate(n: number) {
   let active = 0;
@@ -114,7 +117,7 @@ export class Coordinator {
       defaultLeaseTtlMs: opts.config.coordinator.siteLeaseTtlMs,
       graceUntil: this.startedAt + opts.config.coordinator.startupGraceMs,
     });
-    this.observations = new ObservationTracker({ refreshMs: opts.replicaRefreshMs ?? 10_000 });
+    this.observations = new ObservationTracker({ refreshMs: opts.replicaRefreshMs ?? opts.config.coordinator.replicaRefreshMs });
     this.metrics = createMetrics(() => this, this.now);
     this.notifier = new Notifier(opts.config.notifications, opts.logger, this.id);
     this.plans = new PlanManager({
@@ -231,18 +234,24 @@ export class Coordinator {
     this.consuming = true;
     const messages = this.messages;
     void (async () => {
+      // Messages are taken in order and each one's inputs are queued on their workloads' runners
+      // at once (per-workload order is kept by the runners); up to INGEST_IN_FLIGHT messages
+      // then wait for their appends concurrently, so one large observation does not hold up the
+      // failure report behind it. A message is acknowledged once its inputs are recorded.
+      const inFlight = new Set<Promise<void>>();
       for await (const m of messages) {
         if (!this.isLeader) {
           m.nak(); // leave it for the leader
           continue;
         }
-        try {
-          // The agent's trace context (NATS headers) becomes the parent of the decisions it causes.
-          await runWithMessageContext(m.headers, () => this.onAgentMessage(m.subject, m.data));
-        } catch (e) {
-          logger.error({ err: e, subject: m.subject }, 'agent message handling failed');
-        }
-        m.ack();
+        const p: Promise<void> = runWithMessageContext(m.headers, () => this.onAgentMessage(m.subject, m.data))
+          .catch((e: unknown) => logger.error({ err: e, subject: m.subject }, 'agent message handling failed'))
+          .then(() => {
+            m.ack();
+            inFlight.delete(p);
+          });
+        inFlight.add(p);
+        if (inFlight.size >= INGEST_IN_FLIGHT) await Promise.race(inFlight);
       }
     })();
     // Sites already lost when we took over: make sure their primaries' workloads act.
