@@ -7,3 +7,4 @@ export * from './pg-server';
 export * from './tcp-proxy';
 export * from './pg-pair';
 export * from './pg-writer';
+export * from './libvirt';

@@ -1,0 +1,1 @@
+export { createLibvirtDriver, LibvirtDriver, LibvirtSettingsSchema, parseDomState, virshReason, type DomainState, type LibvirtSettings } from './libvirt-driver';
