@@ -76,6 +76,11 @@ export const CoordinatorSettingsSchema = z.strictObject({
 export const NatsSettingsSchema = z.strictObject({
   url: z.string().min(1).default('nats://127.0.0.1:4222'),
   prefix: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/).default('drc'),
+  /**
+   * How many servers of a NATS cluster hold each drc stream and the leader-election bucket:
+   * 3 on a 3-node cluster, so one node lost stops nothing. 1 on a single server.
+   */
+  replicas: z.number().int().min(1).max(5).default(1),
 });
 
 /**
@@ -98,7 +103,7 @@ export type AuthSettings = z.infer<typeof AuthSettingsSchema>;
 export const DrcConfigSchema = z
   .strictObject({
     version: z.literal(1).default(1),
-    nats: NatsSettingsSchema.default({ url: 'nats://127.0.0.1:4222', prefix: 'drc' }),
+    nats: NatsSettingsSchema.default({ url: 'nats://127.0.0.1:4222', prefix: 'drc', replicas: 1 }),
     coordinator: CoordinatorSettingsSchema.default({
       httpHost: '127.0.0.1',
       httpPort: 8080,

@@ -1,6 +1,8 @@
-import { eventually } from '@drc/test-kit';
+import { chaosRandom, eventually } from '@drc/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEstate, type Estate } from './harness';
+
+const chaos = chaosRandom('coordinator handover');
 
 const sites = [
   { id: 'A', priority: 1 },
@@ -54,6 +56,7 @@ describe('coordinator runtime - restarts and leader hand-over with real processe
     const first = await eventually(() => e.leader(), 10_000);
     await e.agents.get('A')!.kill();
     await eventually(async () => (await e.workload('orders')).state === 'failingOver.promoting', 30_000, 50);
+    await chaos.jitter(300); // somewhere in the promotion, not always at its first millisecond
     await first.process.kill();
     const second = await eventually(async () => {
       const l = await e.leader();

@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually, freePort, startPostgresServer, startProcess, type ManagedProcess, type PostgresServer } from '@drc/test-kit';
+import { chaosRandom, eventually, freePort, startPostgresServer, startProcess, type ManagedProcess, type PostgresServer } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportFailover, startEstate, type Estate } from './harness';
+
+const chaos = chaosRandom('infra restart');
 
 /**
  * Issue 10, scenario 5: the infrastructure under the coordinator fails in the middle of a
@@ -56,8 +58,11 @@ describe('NATS and the event-store PostgreSQL restarted mid-failover', () => {
   it('nats-server killed and restarted while a promotion runs: the failover completes, once', async () => {
     await estate.agents.get('A')!.kill();
     await eventually(async () => (await estate.workload('orders')).state === 'failingOver.promoting', 30_000, 50);
+    await chaos.jitter(300);
     await nats.kill();
-    await new Promise((r) => setTimeout(r, 1500));
+    // NATS stays down 2.2-3.5 s: longer than the sites' 2 s lease, so the coordinator hears no
+    // site at all for a while (a blackout), and agents hear no peer either.
+    await chaos.jitter(3500, 2200);
     await startNats();
     const w = await eventually(async () => {
       const v = await estate.workload('orders');
@@ -67,12 +72,18 @@ describe('NATS and the event-store PostgreSQL restarted mid-failover', () => {
     expect(await promotesActed('orders')).toBe(1);
     expect((await reportFailover(estate, 'orders', 'nats restart')).rtoMs).toBeGreaterThan(0);
     expect((await estate.events('orders')).filter((e) => e.type === 'FailoverCompleted')).toHaveLength(1);
+    // The blackout moved nothing else: B and C were never declared lost (their agents ran on),
+    // so ledger, whose primary is at B, did not fail over (chaos run seed 1111 caught this).
+    expect((await estate.workload('ledger')).epoch).toBe(0);
+    expect((await estate.events('ledger')).map((e) => e.type)).not.toContain('FailoverStarted');
+    expect((await estate.sites()).filter((x) => x.siteId !== 'A').map((x) => x.status)).toEqual(['up', 'up']);
   });
 
   it('the event store’s PostgreSQL restarted while a promotion runs: nothing decided is lost, the failover completes once', async () => {
     // B runs orders' new primary and ledger's primary: its loss moves ledger to C.
     await estate.agents.get('B')!.kill();
     await eventually(async () => (await estate.workload('ledger')).state === 'failingOver.promoting', 30_000, 50);
+    await chaos.jitter(300);
     pg.restart('fast');
     const w = await eventually(async () => {
       const v = await estate.workload('ledger').catch(() => undefined);

@@ -1,4 +1,4 @@
-import { ContinuousWriter, createTcpProxy, eventually, freePort, natsUrl, startPostgresPair, type PostgresPair, type TcpProxy } from '@drc/test-kit';
+import { chaosRandom, ContinuousWriter, createTcpProxy, eventually, freePort, natsUrl, startPostgresPair, type PostgresPair, type TcpProxy } from '@drc/test-kit';
 import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pgDriverFor, startEstate, type Estate } from './harness';
@@ -16,22 +16,8 @@ import { pgDriverFor, startEstate, type Estate } from './harness';
  */
 const RPO_SECONDS = 5;
 /** Random timings, reproducible: DRC_CHAOS_SEED=N replays a run (`npm run chaos` loops over seeds). */
-const SEED = Number(process.env.DRC_CHAOS_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const random = seeded(SEED);
-const jitter = (maxMs: number) => new Promise((r) => setTimeout(r, Math.floor(random() * maxMs)));
-console.log(`[pg chaos] seed ${SEED} (DRC_CHAOS_SEED=${SEED} to replay)`);
-
-/** Pure. mulberry32: a small seeded PRNG, enough to vary timings reproducibly. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const chaos = chaosRandom('pg chaos');
+const jitter = (maxMs: number) => chaos.jitter(maxMs);
 const SITES = ['A', 'B', 'C'] as const;
 
 describe('failover of a real PostgreSQL pair', () => {
@@ -144,7 +130,7 @@ describe('failover of a real PostgreSQL pair', () => {
     expect(w.epoch).toBeGreaterThanOrEqual(3);
     // A client that still reaches the old primary directly (its network is fine) cannot commit:
     // the agent fenced it when its lease lapsed, before the standby was promoted.
-    const c = postgres({ host: '127.0.0.1', port: pair.primary.port, user: 'postgres', database: 'postgres', max: 1, connect_timeout: 1, onnotice: () => {} });
+    const c = postgres({ host: '127.0.0.1', port: pair.primary.port, user: 'postgres', database: 'postgres', max: 1, connect_timeout: 1, onnotice: () => {}, fetch_types: false });
     await expect(c`INSERT INTO bench_writes DEFAULT VALUES`).rejects.toThrow();
     await c.end({ timeout: 1 }).catch(() => undefined);
     expect(estate.agents.get('A')!.output()).toMatch(/fencing our primary/);

@@ -1,6 +1,8 @@
-import { createTcpProxy, eventually, freePort, natsUrl, type TcpProxy } from '@drc/test-kit';
+import { chaosRandom, createTcpProxy, eventually, freePort, natsUrl, type TcpProxy } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reportFailover, startEstate, type Estate } from './harness';
+
+const chaos = chaosRandom('witness cut');
 
 /**
  * Issue 5: a site cut off from the coordinator only is not a lost site.
@@ -67,6 +69,7 @@ describe('witness cuts: coordinator-only partition vs a dark site', () => {
 
   it('cut from the coordinator only (peers still reach it): nothing moves and the site fences nothing', async () => {
     const before = await estate.events('ledger');
+    await chaos.jitter(1000);
     cutSite('ams', true, false);
     // The coordinator stops hearing ams; fra and dub still reach it directly and say so.
     const ams = await eventually(async () => {

@@ -26,6 +26,7 @@ import {
   type NatsConnection,
   type NatsSubscription,
   runWithMessageContext,
+  pullOptions,
 } from '@drc/runtime';
 import type { Tracer } from '@opentelemetry/api';
 import { ObservationTracker, SiteTracker, type SiteTransition } from './detection/index';
@@ -116,6 +117,7 @@ export class Coordinator {
       sites: opts.config.sites,
       defaultLeaseTtlMs: opts.config.coordinator.siteLeaseTtlMs,
       graceUntil: this.startedAt + opts.config.coordinator.startupGraceMs,
+      blackoutGraceMs: opts.config.coordinator.startupGraceMs,
     });
     this.observations = new ObservationTracker({ refreshMs: opts.replicaRefreshMs ?? opts.config.coordinator.replicaRefreshMs });
     this.metrics = createMetrics(() => this, this.now);
@@ -147,7 +149,7 @@ export class Coordinator {
   async start(): Promise<void> {
     const { store, nc, logger } = this.opts;
     await store.init();
-    await ensureStreams(nc, this.subjects);
+    await ensureStreams(nc, this.subjects, { replicas: this.opts.config.nats.replicas });
     this.js = jetStreamOf(nc);
     this.hbSub = nc.subscribe(this.subjects.allHeartbeats(), {
       callback: (err, msg) => {
@@ -161,6 +163,7 @@ export class Coordinator {
       bucket: `${this.subjects.streams.agents.replace(/_AGENTS$/, '')}_LEADER`,
       candidateId: this.id,
       ttlMs: this.opts.leaderTtlMs ?? this.opts.config.coordinator.leaderTtlMs,
+      replicas: this.opts.config.nats.replicas,
       logger,
       now: this.now,
     });
@@ -230,7 +233,7 @@ export class Coordinator {
     await this.plans.activate();
     // A short ack wait: what a crashed leader had pulled but not acknowledged reaches its successor soon.
     const consumer = await durableConsumer(this.opts.nc, this.subjects.streams.agents, 'coordinator', { ackWaitMs: 10_000 });
-    this.messages = await consumer.consume({ max_messages: 512 });
+    this.messages = await consumer.consume(pullOptions(512));
     this.consuming = true;
     const messages = this.messages;
     void (async () => {

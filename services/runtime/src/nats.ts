@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiCodes, JetStreamApiError, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import type { Subjects } from '@drc/contracts';
@@ -35,11 +35,25 @@ export function natsAuthFromEnv(env: NodeJS.ProcessEnv = process.env): Pick<Nats
   };
 }
 
+/**
+ * Not pure (reads the environment). The stream replica count: DRC_NATS_REPLICAS when set (so one
+ * shared config file serves a single-server demo and a 3-node cluster), else the config's. An
+ * Error naming the variable when it is not a whole number from 1 to 5.
+ */
+export function natsReplicasFromEnv(configured: number, env: NodeJS.ProcessEnv = process.env): number | Error {
+  const raw = env.DRC_NATS_REPLICAS;
+  if (raw === undefined || raw === '') return configured;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 1 && n <= 5 ? n : new Error(`DRC_NATS_REPLICAS: expected a whole number from 1 to 5, got "${raw}"`);
+}
+
 /** Connects to NATS. Throws DependencyUnavailableError with a hint when the server cannot be reached. */
 export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
   try {
     return await connect({
-      servers: opts.url,
+      // A comma-separated list names several servers of a cluster; the client also learns the
+      // others from the cluster itself, and fails over to them when its server goes away.
+      servers: opts.url.split(',').map((u) => u.trim()).filter(Boolean),
       name: opts.name,
       reconnect: opts.reconnect ?? true,
       maxReconnectAttempts: -1,
@@ -67,6 +81,9 @@ export async function connectNats(opts: NatsOptions): Promise<NatsConnection> {
 /**
  * Creates (or updates) the JetStream streams drc uses under a subject prefix. Idempotent.
  * Agents' observations and results, commands, and dead letters each get their own stream.
+ * `replicas` (default 1) is the number of cluster nodes holding each stream: 3 on a 3-node
+ * cluster, so that losing one node loses no message and stops nothing. An existing stream is
+ * scaled up to `replicas` when it has fewer (never down: another component may have asked more).
  */
 export async function ensureStreams(nc: NatsConnection, subjects: Subjects, opts: { replicas?: number; maxAgeMs?: number } = {}): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
@@ -79,12 +96,25 @@ export async function ensureStreams(nc: NatsConnection, subjects: Subjects, opts
   ];
   for (const d of defs) {
     const config = { name: d.name, subjects: d.subjects, retention: RetentionPolicy.Limits, storage: StorageType.File, max_age: maxAge, num_replicas };
+    let existing: Awaited<ReturnType<typeof jsm.streams.info>> | undefined;
     try {
-      await jsm.streams.info(d.name);
-      await jsm.streams.update(d.name, { subjects: d.subjects, max_age: maxAge });
-    } catch {
-      await jsm.streams.add(config);
+      existing = await jsm.streams.info(d.name);
+    } catch (e) {
+      // Only a stream that does not exist is created; any other failure (a cluster electing a new
+      // stream leader answers "no responders" for a few seconds) is the caller's to retry, or
+      // a create would race the existing stream with a different configuration.
+      if (!(e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound)) throw e;
+      existing = undefined;
     }
+    if (!existing) {
+      await jsm.streams.add(config);
+      continue;
+    }
+    const scaleUp = existing.config.num_replicas < num_replicas;
+    const sameSubjects = [...existing.config.subjects].sort().join(' ') === [...d.subjects].sort().join(' ');
+    // Nothing to change: no update call (agents then need no stream-update permission).
+    if (!scaleUp && sameSubjects && existing.config.max_age === maxAge) continue;
+    await jsm.streams.update(d.name, { subjects: d.subjects, max_age: maxAge, ...(scaleUp ? { num_replicas } : {}) });
   }
   return jsm;
 }
@@ -106,7 +136,7 @@ export function decodeJson(data: Uint8Array): unknown {
   return JSON.parse(dec.decode(data));
 }
 
-export { AckPolicy, DeliverPolicy };
+export { AckPolicy, DeliverPolicy, jetstreamManager };
 export type { JsMsg, ConsumerMessages, Consumer } from '@nats-io/jetstream';
 export type { Msg, Subscription as NatsSubscription } from '@nats-io/transport-node';
 
@@ -138,3 +168,13 @@ export async function durableConsumer(
   return jetstream(nc).consumers.get(stream, name);
 }
 export { headers as natsHeaders } from '@nats-io/transport-node';
+
+/**
+ * Options for `consumer.consume()`: pull requests that expire after 5 s (heartbeats every
+ * 2.5 s). The default 30 s means that when the cluster node serving a consumer dies, its
+ * pending pull waits out the 30 s before a new one reaches the consumer's new leader: commands
+ * stood still for half a minute in the deploy/ cluster test. A re-pull every 5 s costs nothing.
+ */
+export function pullOptions(maxMessages: number): { max_messages: number; expires: number } {
+  return { max_messages: maxMessages, expires: 5_000 };
+}

@@ -6,7 +6,7 @@
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
 import { hostname } from 'node:os';
-import { connectNatsOrExit, natsAuthFromEnv, createLogger, type Logger, createTelemetry, installContextManager, isConfigError, loadConfigOrExit, parseProcessArgs, readDocument, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import { connectNatsOrExit, natsAuthFromEnv, natsReplicasFromEnv, createLogger, type Logger, createTelemetry, installContextManager, isConfigError, loadConfigOrExit, parseProcessArgs, readDocument, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import { dirname, resolve } from 'node:path';
 import { formatFieldIssues, parseAgentConfig, type AgentConfig, type DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './agent/index';
@@ -25,7 +25,8 @@ usage: site-agent --config FILE --site SITE [options]
   --config FILE        drc configuration (YAML or JSON): the site's workloads and drivers [DRC_CONFIG]
   --site SITE          the site this agent runs in                                     [DRC_SITE]
   --agent-id ID        agent id (default: <site>@<hostname>)
-  --nats URL           NATS server (default: nats.url in the config)                    [NATS_URL]
+  --nats URL           NATS server, or several comma-separated servers of one cluster (default: nats.url in the config) [NATS_URL]
+                       each drc stream is kept on nats.replicas servers [DRC_NATS_REPLICAS]
   --prefix P           NATS subject prefix (default: nats.prefix)                       [DRC_PREFIX]
   --heartbeat-ms N     heartbeat and observation interval (default 1000)
   --lease-ttl-ms N     lease the agent claims; it fences its own primaries when the lease
@@ -86,6 +87,11 @@ async function main(): Promise<number> {
     process.stderr.write(`--site: unknown site "${siteId}" (the config has ${config.sites.map((s) => s.id).join(', ')})\n`);
     return PROCESS_EXIT.usage;
   }
+  const streamReplicas = natsReplicasFromEnv(config.nats.replicas);
+  if (streamReplicas instanceof Error) {
+    process.stderr.write(`${streamReplicas.message}\n`);
+    return PROCESS_EXIT.usage;
+  }
   const agentId = args['agent-id'] ?? ac?.agentId ?? `${siteId}@${hostname()}`;
   const logger = createLogger('site-agent', { siteId, agentId });
   const witness = witnessFor(config, siteId, agentId, args['witness-listen'] ?? (ac?.witness.listen !== undefined ? String(ac.witness.listen) : undefined), [...Object.entries(ac?.witness.peers ?? {}).map(([k, v]) => `${k}=${v}`), ...(args['witness-peer'] ?? [])], Math.min(heartbeatMs, leaseTtlMs / 3), logger);
@@ -125,6 +131,7 @@ async function main(): Promise<number> {
     leaseTtlMs,
     logger,
     peerSentAt,
+    streamReplicas,
     ...(witness ? { witness } : {}),
     ...(journal ? { journal } : {}),
   });

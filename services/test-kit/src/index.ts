@@ -8,3 +8,4 @@ export * from './tcp-proxy';
 export * from './pg-pair';
 export * from './pg-writer';
 export * from './libvirt';
+export * from './chaos';

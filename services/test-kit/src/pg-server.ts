@@ -117,7 +117,7 @@ export async function startPostgresServer(opts: PostgresServerOptions = {}): Pro
     osUser: PG_OS_USER,
     url: (db = 'postgres') => `postgres://postgres@127.0.0.1:${port}/${db}`,
     async sql<R>(text: string, db = 'postgres') {
-      const c = postgres(server.url(db), { max: 1, onnotice: () => {}, connect_timeout: 5 });
+      const c = postgres(server.url(db), { max: 1, onnotice: () => {}, connect_timeout: 5, fetch_types: false });
       try {
         return (await c.unsafe(text)) as unknown as R[];
       } finally {

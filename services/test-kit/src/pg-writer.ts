@@ -20,7 +20,7 @@ export class ContinuousWriter {
   ) {}
 
   private client(h: { host: string; port: number }): postgres.Sql {
-    return postgres({ host: h.host, port: h.port, user: this.opts.user, database: this.opts.database, max: 1, connect_timeout: 1, idle_timeout: 0, onnotice: () => {}, connection: { statement_timeout: 1000 } });
+    return postgres({ host: h.host, port: h.port, user: this.opts.user, database: this.opts.database, max: 1, connect_timeout: 1, idle_timeout: 0, onnotice: () => {}, fetch_types: false, connection: { statement_timeout: 1000 } });
   }
 
   /**

@@ -26,6 +26,11 @@ export interface SiteTrackerOptions {
   defaultLeaseTtlMs: number;
   /** No site is declared lost before this time (startup grace). */
   graceUntil: number;
+  /**
+   * After a blackout (the coordinator heard no site at all: its own link to NATS, or NATS
+   * itself, was down), no site is declared lost for this long either (default: no grace).
+   */
+  blackoutGraceMs?: number;
 }
 
 /**
@@ -37,9 +42,14 @@ export interface SiteTrackerOptions {
  */
 export class SiteTracker {
   private readonly sites = new Map<string, SiteRecord>();
+  private graceUntil: number;
+  /** When the current blackout began (no site heard at all), or undefined. */
+  private blackoutSince: number | undefined;
+  private lastBlackout: { from: number; to: number } | undefined;
 
   constructor(private readonly opts: SiteTrackerOptions) {
     for (const s of opts.sites) this.sites.set(s.id, { config: s, status: 'unknown', witnesses: new Map() });
+    this.graceUntil = opts.graceUntil;
   }
 
   has(siteId: string): boolean {
@@ -64,6 +74,7 @@ export class SiteTracker {
 
   /** Re-evaluates every site at `now` and returns the status changes. */
   evaluate(now: number): SiteTransition[] {
+    this.watchBlackout(now);
     const changes: SiteTransition[] = [];
     for (const [siteId, rec] of this.sites) {
       const next = this.statusOf(siteId, rec, now);
@@ -75,10 +86,29 @@ export class SiteTracker {
     return changes;
   }
 
+  /**
+   * A blackout: every site's lease ran out together, which says more about the coordinator's
+   * own link to NATS (or NATS) than about the sites. What the agents report about each other
+   * right after one was formed while they, too, may have heard nobody through NATS, so once a
+   * site is heard again the grace period starts over before anything can be declared lost.
+   */
+  private watchBlackout(now: number): void {
+    const heardSomeone = [...this.sites.values()].some((r) => r.leaseExpiresAt !== undefined && now < r.leaseExpiresAt);
+    const everHeard = [...this.sites.values()].some((r) => r.leaseExpiresAt !== undefined);
+    if (!heardSomeone && everHeard && now >= this.graceUntil) this.blackoutSince ??= now;
+    if (heardSomeone && this.blackoutSince !== undefined) {
+      this.lastBlackout = { from: this.blackoutSince, to: now };
+      this.blackoutSince = undefined;
+      this.graceUntil = Math.max(this.graceUntil, now + (this.opts.blackoutGraceMs ?? 0));
+    }
+  }
+
   private statusOf(siteId: string, rec: SiteRecord, now: number): { status: SiteStatus; evidence: string[]; leaseExpiredAt?: number } {
-    const expiresAt = rec.leaseExpiresAt ?? this.opts.graceUntil;
+    const expiresAt = rec.leaseExpiresAt ?? this.graceUntil;
     if (now < expiresAt) return { status: rec.leaseExpiresAt === undefined ? 'unknown' : 'up', evidence: [] };
-    if (now < this.opts.graceUntil) return { status: rec.status === 'lost' ? 'lost' : 'unknown', evidence: [] };
+    // Lost stays lost until the site's agent is heard again (what others can see changes nothing).
+    if (rec.status === 'lost') return { status: 'lost', evidence: [] };
+    if (now < this.graceUntil) return { status: rec.status === 'unknown' ? 'unknown' : 'suspect', evidence: this.lastBlackout ? [`the coordinator heard no site from ${new Date(this.lastBlackout.from).toISOString()} to ${new Date(this.lastBlackout.to).toISOString()}: nothing is declared lost before ${new Date(this.graceUntil).toISOString()}, while the agents' views of each other refresh`] : [] };
     const evidence = [
       rec.lastHeartbeatAt === undefined
         ? `no heartbeat from site ${siteId} since the coordinator started`

@@ -24,6 +24,8 @@ export interface ElectorOptions {
   candidateId: string;
   /** A leader that has not renewed for this long is replaced (ms). */
   ttlMs: number;
+  /** Cluster servers holding the lease bucket (3 on a 3-node cluster, so one node lost stops nothing). */
+  replicas?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -73,7 +75,7 @@ export class LeaderElector {
 
   async start(): Promise<void> {
     const kvm = new Kvm(this.opts.nc);
-    this.kv = await kvm.create(this.opts.bucket, { history: 1 });
+    this.kv = await kvm.create(this.opts.bucket, { history: 1, replicas: this.opts.replicas ?? 1 });
     this.running = true;
     this.seenChangeAt = this.now();
     await this.round();

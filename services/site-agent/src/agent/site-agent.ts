@@ -24,6 +24,7 @@ import {
   type Logger,
   type NatsConnection,
   type NatsSubscription,
+  pullOptions,
 } from '@drc/runtime';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { isDriverError, type ProbeResult, type WorkloadDriver } from '../drivers/driver';
@@ -57,6 +58,8 @@ export interface SiteAgentOptions {
   journal?: AgentStateJournal;
   /** A driver health probe slower than this counts as failed (default: the heartbeat interval, at least 200 ms). */
   probeTimeoutMs?: number;
+  /** Cluster servers holding each drc stream when this agent is the one creating it (default 1). */
+  streamReplicas?: number;
 }
 
 /** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
@@ -130,7 +133,7 @@ export class SiteAgent {
 
   async start(): Promise<void> {
     const { nc } = this.opts;
-    await ensureStreams(nc, this.subjects);
+    await ensureStreams(nc, this.subjects, { replicas: this.opts.streamReplicas ?? 1 });
     this.js = jetStreamOf(nc);
     this.hbSub = nc.subscribe(this.subjects.allHeartbeats(), {
       callback: (err, msg) => {
@@ -151,7 +154,7 @@ export class SiteAgent {
       deliverAll: false,
       ackWaitMs: 60_000,
     });
-    this.messages = await consumer.consume({ max_messages: 64 });
+    this.messages = await consumer.consume(pullOptions(64));
     const messages = this.messages;
     void (async () => {
       for await (const m of messages) {

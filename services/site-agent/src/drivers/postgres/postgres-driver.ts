@@ -64,9 +64,10 @@ export class PostgresDriver implements WorkloadDriver {
     private readonly setup: Pick<DriverSetup, 'workloadId' | 'siteId' | 'logger' | 'peerSettings'>,
   ) {}
 
+  /** One connection per call; no type fetch (no array columns here, and a server killed mid-fetch left an unhandled rejection behind). */
   private url(host = this.s.host, port = this.s.port): postgres.Options<Record<string, never>> {
     const password = this.s.passwordEnv ? process.env[this.s.passwordEnv] : undefined;
-    return { host, port, user: this.s.user, database: this.s.database, ...(password ? { password } : {}), max: 1, connect_timeout: 2, idle_timeout: 1, onnotice: () => {}, connection: { application_name: `drc-agent-${this.setup.siteId}` } };
+    return { host, port, user: this.s.user, database: this.s.database, ...(password ? { password } : {}), max: 1, connect_timeout: 2, idle_timeout: 1, onnotice: () => {}, fetch_types: false, connection: { application_name: `drc-agent-${this.setup.siteId}` } };
   }
 
   private async sql<T>(text: string, at: { host?: string; port?: number } = {}): Promise<T[]> {
