@@ -11,7 +11,7 @@ import { percentile, printTable, writeResults } from './_util';
 const metadata = { correlationId: 'bench', actor: { kind: 'coordinator' as const, id: 'bench' }, coordinatorId: 'bench', leaderEpoch: 1, statechartVersion: 'bench@1' };
 const ev = (i: number): NewEvent => ({ id: randomUUID(), type: 'ReplicaStatusObserved', data: { type: 'REPLICA_STATUS', at: Date.now(), siteId: 'B', healthy: true, position: String(i), lagSeconds: 0.2 }, metadata });
 
-async function measure(name: string, store: EventStore, scale: { single: number; batches: number; batchSize: number; writers: number }) {
+async function measure(name: string, store: EventStore, scale: { single: number; batches: number; batchSize: number; writers: number; streams: number }) {
   await store.init();
   // single-event appends, `writers` concurrent streams
   let t = performance.now();
@@ -34,6 +34,13 @@ async function measure(name: string, store: EventStore, scale: { single: number;
   );
   const batchedEvents = scale.batches * scale.batchSize;
   const appendBatchedEventsPerSec = batchedEvents / ((performance.now() - t) / 1000);
+  // many streams at once: a decision per workload for `streams` workloads in the same moment
+  // (a site loss), each append to its own stream with its expected version (group commit)
+  const names = Array.from({ length: scale.streams }, (_, i) => `bench-many-${i}-${randomUUID().slice(0, 6)}`);
+  await Promise.all(names.map((n) => store.append(n, [ev(0)], { expectedVersion: 0 })));
+  t = performance.now();
+  for (let round = 0; round < 5; round++) await Promise.all(names.map((n) => store.append(n, [ev(1), ev(2)], { expectedVersion: 1 + round * 2 })));
+  const manyStreamsAppendsPerSec = (5 * scale.streams) / ((performance.now() - t) / 1000);
   // global read
   t = performance.now();
   let read = 0;
@@ -72,6 +79,7 @@ async function measure(name: string, store: EventStore, scale: { single: number;
     name,
     appendSingleEventsPerSec,
     appendBatchedEventsPerSec,
+    manyStreamsAppendsPerSec,
     readAllEventsPerSec,
     eventsRead: read,
     subscriptionLagMs: { p50: percentile(lags, 50), p99: percentile(lags, 99), delivered: lags.length },
@@ -83,7 +91,7 @@ export default async function main(): Promise<void> {
   const pg = createPostgresEventStore({ url: db.url, maxConnections: 16, pollMs: 200 });
   let postgres;
   try {
-    postgres = await measure('postgres', pg, { single: 4000, batches: 400, batchSize: 100, writers: 16 });
+    postgres = await measure('postgres', pg, { single: 4000, batches: 400, batchSize: 100, writers: 16, streams: 2000 });
   } finally {
     await pg.close();
     await db.drop();
@@ -91,13 +99,13 @@ export default async function main(): Promise<void> {
   const lite = createPgliteEventStore({ pollMs: 50 });
   let pglite;
   try {
-    pglite = await measure('pglite', lite, { single: 1000, batches: 100, batchSize: 100, writers: 4 });
+    pglite = await measure('pglite', lite, { single: 1000, batches: 100, batchSize: 100, writers: 4, streams: 500 });
   } finally {
     await lite.close();
   }
   printTable(
-    ['adapter', 'append 1/op ev/s', 'append 100/op ev/s', 'readAll ev/s', 'sub lag p50 ms', 'sub lag p99 ms'],
-    [postgres, pglite].map((r) => [r.name, r.appendSingleEventsPerSec, r.appendBatchedEventsPerSec, r.readAllEventsPerSec, r.subscriptionLagMs.p50, r.subscriptionLagMs.p99]),
+    ['adapter', 'append 1/op ev/s', 'append 100/op ev/s', 'appends to many streams/s', 'readAll ev/s', 'sub lag p50 ms', 'sub lag p99 ms'],
+    [postgres, pglite].map((r) => [r.name, r.appendSingleEventsPerSec, r.appendBatchedEventsPerSec, r.manyStreamsAppendsPerSec, r.readAllEventsPerSec, r.subscriptionLagMs.p50, r.subscriptionLagMs.p99]),
   );
   const strip = ({ name: _n, ...rest }: typeof postgres) => rest;
   const file = writeResults('eventstore', { postgres: strip(postgres), pglite: strip(pglite), targets: { postgres: { appendBatchedEventsPerSec: 20_000, readAllEventsPerSec: 100_000 } } });

@@ -5,11 +5,12 @@
  * fresh PostgreSQL event store). Measures:
  *   - ingestion: observation messages/s the coordinator drains in a burst (and copies/s),
  *   - decision latency: from the observation that reports a primary failed to the fence command
- *     on NATS (debounce 0 here, so the decision itself is what is timed),
+ *     on NATS (debounce 0 here, so the decision itself is what is timed), end to end (the agent's
+ *     publish) and inside the coordinator (from taking the report off NATS: the command's issuedAt),
  *   - coordinator CPU and peak RSS (from /proc),
  *   - a site holding 2,000 primaries lost: from the first command of its failovers until every
  *     promote is sent, and until every one of them is failedOver.
- * Options: --workloads N (default 10000), --sites N (20), --lost N (2000).
+ * Options: --workloads N (default 10000), --sites N (20), --lost N (2000); SCALE_CPU_PROF=DIR profiles the coordinator.
  * Writes bench/results/scale.json.
  */
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
@@ -94,6 +95,7 @@ export default async function run(): Promise<void> {
 
   // Commands: answered at once, like the simulator; timings recorded for the measurements.
   const fenceAt = new Map<string, number>();
+  const fenceIssuedAt = new Map<string, number>(); // the coordinator's receipt time of the report (the command's issuedAt)
   const promoteAt = new Map<string, number>();
   const sub = nc.subscribe(`${prefix}.v1.cmd.>`, {
     callback: (_e, m) => {
@@ -101,7 +103,10 @@ export default async function run(): Promise<void> {
       if (!c.success) return;
       const cmd = c.data;
       const t = now();
-      if (cmd.action === 'fence' && !fenceAt.has(cmd.workloadId)) fenceAt.set(cmd.workloadId, t);
+      if (cmd.action === 'fence' && !fenceAt.has(cmd.workloadId)) {
+        fenceAt.set(cmd.workloadId, t);
+        fenceIssuedAt.set(cmd.workloadId, cmd.issuedAt);
+      }
       if (cmd.action === 'promote' && !promoteAt.has(cmd.workloadId)) promoteAt.set(cmd.workloadId, t);
       if (!alive.has(cmd.siteId)) return; // a dark site answers nothing
       if (cmd.action === 'fence') role.set(`${cmd.siteId}/${cmd.workloadId}`, 'fenced');
@@ -111,7 +116,8 @@ export default async function run(): Promise<void> {
   });
 
   const coordinator = startProcess({
-    name: 'scale-coordinator', command: process.execPath, args: ['--import', 'tsx', 'services/coordinator/src/main.ts', '--config', configFile, '--id', 'scale-coordinator'],
+    // SCALE_CPU_PROF=DIR writes a V8 CPU profile of the coordinator there (open it in Chrome DevTools).
+    name: 'scale-coordinator', command: process.execPath, args: [...(process.env.SCALE_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SCALE_CPU_PROF}`] : []), '--import', 'tsx', 'services/coordinator/src/main.ts', '--config', configFile, '--id', 'scale-coordinator'],
     env: { DATABASE_URL: db.url, LOG_LEVEL: 'warn', NATS_URL: natsUrl() }, logFile: join(dir, 'coordinator.log'),
   });
   const pid = coordinator.child.pid!;
@@ -137,12 +143,19 @@ export default async function run(): Promise<void> {
     // 1 Hz telemetry from every live site from now on, as real agents send it.
     let published = 0;
     let telemetryOn = true;
+    // Each site's agent on its own clock, as real agents are: site i publishes at i/S of every
+    // second (not all twenty in one burst, which no estate does and which every report would queue behind).
     const telemetry = (async () => {
-      while (telemetryOn) {
-        const t0 = now();
-        await observeAll();
-        published += alive.size;
-        await new Promise((r) => setTimeout(r, Math.max(0, 1000 - (now() - t0))));
+      const t0 = now();
+      for (let tick = 0; telemetryOn; tick++) {
+        for (let i = 0; i < S && telemetryOn; i++) {
+          const due = t0 + tick * 1000 + Math.floor((i * 1000) / S);
+          await new Promise((r) => setTimeout(r, Math.max(0, due - now())));
+          const site = sites[i]!;
+          if (!alive.has(site)) continue;
+          await js.publish(subjects.observation(site), encodeJson(observation(site)));
+          published++;
+        }
       }
     })();
     stopTelemetry = async () => {
@@ -167,6 +180,7 @@ export default async function run(): Promise<void> {
 
     // Decision latency: primaries reported failed, a few per observation round.
     const latencies: number[] = [];
+    const inCoordinator: number[] = [];
     const victims = workloads.slice(LOST, LOST + 200);
     for (let round = 0; round < 10; round++) {
       const batch = victims.slice(round * 20, round * 20 + 20);
@@ -178,7 +192,10 @@ export default async function run(): Promise<void> {
         for (const w of batch.filter((x) => x.primarySite === site)) sent.set(w.id, t);
       }
       await eventually(() => batch.every((w) => fenceAt.has(w.id)), 60_000, 5);
-      for (const w of batch) latencies.push(fenceAt.get(w.id)! - sent.get(w.id)!);
+      for (const w of batch) {
+        latencies.push(fenceAt.get(w.id)! - sent.get(w.id)!);
+        inCoordinator.push(fenceAt.get(w.id)! - fenceIssuedAt.get(w.id)!);
+      }
     }
 
     // Site loss: site s00 (LOST primaries) goes dark; its peers stop reaching it.
@@ -207,6 +224,8 @@ export default async function run(): Promise<void> {
       ingestMsgsPerSec,
       ingestCopiesPerSec: copiesPerSec,
       decisionLatencyMs: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), samples: latencies.length },
+      /** From the coordinator taking the report off NATS (the command's issuedAt) to the command on NATS. */
+      coordinatorDecisionLatencyMs: { p50: percentile(inCoordinator, 50), p99: percentile(inCoordinator, 99), max: Math.max(...inCoordinator) },
       coordinatorCpu: { steadyTelemetryCoresUsed: (afterTele.cpuMs - steady.cpuMs) / teleMs, totalCpuMs: end.cpuMs },
       peakRssMiB: end.peakRssMiB,
       siteLoss: { workloads: LOST, detectedAfterMs: firstCommand - lossAt, allCommandedMs: lastPromote - firstCommand, allFailedOverMs: allFailedOver - firstCommand },
@@ -220,6 +239,7 @@ export default async function run(): Promise<void> {
       ['1 Hz telemetry: coordinator cores used', result.coordinatorCpu.steadyTelemetryCoresUsed, ''],
       ['decision latency p50 (ms)', result.decisionLatencyMs.p50, ''],
       ['decision latency p99 (ms)', result.decisionLatencyMs.p99, '< 50'],
+      ['  of which in the coordinator p50 / p99 (ms)', `${result.coordinatorDecisionLatencyMs.p50} / ${result.coordinatorDecisionLatencyMs.p99}`, ''],
       ['peak RSS (MiB)', result.peakRssMiB, '< 1024'],
       [`site loss (${LOST}): detected after lease (ms)`, result.siteLoss.detectedAfterMs, ''],
       [`site loss (${LOST}): all promotes sent (ms)`, result.siteLoss.allCommandedMs, '< 5000'],

@@ -8,6 +8,11 @@ runEventStoreContract('PostgreSQL', async () => {
   await store.init();
   return {
     store,
+    secondWriter: async () => {
+      const other = createPostgresEventStore({ url: db.url, pollMs: 100 });
+      await other.init();
+      return other;
+    },
     async cleanup() {
       await store.close();
       await db.drop();

@@ -84,6 +84,29 @@ export function inCooldown(ctx: WorkloadContext): boolean {
   return ctx.lastFailoverAt !== undefined && ctx.now - ctx.lastFailoverAt < ctx.policy.cooldownSeconds * 1000 && !ctx.cooldownAcknowledged;
 }
 
+/**
+ * Pure. What a replica report changes: the copy's health, role, position and lag, and the
+ * clock. The machine's REPLICA_STATUS handler and the fast path of `decideWorkload` both use it,
+ * so the two cannot drift apart.
+ */
+export function withReplicaStatus(ctx: WorkloadContext, event: Extract<WorkloadEvent, { type: 'REPLICA_STATUS' }>): Partial<WorkloadContext> {
+  const prev = ctx.sites[event.siteId];
+  if (!prev) return { now: event.at };
+  return {
+    now: event.at,
+    sites: {
+      ...ctx.sites,
+      [event.siteId]: {
+        ...prev,
+        healthy: event.healthy,
+        ...(event.role !== undefined ? { role: event.role } : {}),
+        ...(event.position !== undefined ? { position: event.position } : {}),
+        ...(event.lagSeconds !== undefined ? { lagSeconds: event.lagSeconds } : {}),
+      },
+    },
+  };
+}
+
 /** Pure. The time carried by any event (timer events get theirs from the runtime). */
 export function timeOf(event: { at?: number }, ctx: WorkloadContext): number {
   return typeof event.at === 'number' ? event.at : ctx.now;

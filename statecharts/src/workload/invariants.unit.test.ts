@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideWorkload, persistWorkload, startWorkload, viewWorkload, type Effect, type WorkloadSnapshot } from './api';
 import type { WorkloadContext } from './context';
-import { setupWith } from './test-harness';
+import { advanceTimers, setupWith } from './test-harness';
 
 /*
  * Safety invariants over random input sequences: whatever arrives, in whatever order,
@@ -81,18 +81,9 @@ function run(policy: PolicyOverride, steps: Step[]): Trace {
   for (const s of steps) {
     const primary = snap.context.primarySite;
     switch (s.kind) {
-      case 'advance': {
-        const until = now + s.ms;
-        for (;;) {
-          const next = [...timers.entries()].sort((a, b) => a[1].due - b[1].due)[0];
-          if (!next || next[1].due > until) break;
-          timers.delete(next[0]);
-          now = Math.max(now, next[1].due);
-          feed({ type: 'TIMER_FIRED', at: now, timerId: next[0], event: next[1].event });
-        }
-        now = until;
+      case 'advance':
+        now = advanceTimers(timers, now, now + s.ms, feed);
         break;
-      }
       case 'answer': {
         if (issued.length === 0) break;
         const c = s.stale ? issued[s.pick % issued.length]! : issued[issued.length - 1]!;

@@ -1,6 +1,6 @@
 import type { CommandAction, Policy, WorkloadSetup } from '@drc/contracts';
 import { setup } from 'xstate';
-import { commandIdFor, decide, inCooldown, inSync, isDegraded, timeOf, type Operation, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
+import { commandIdFor, decide, inCooldown, inSync, isDegraded, timeOf, withReplicaStatus, type Operation, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
 import { selectReplica } from './select-replica';
 
 export { STATECHART_VERSION, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
@@ -241,21 +241,7 @@ export const workloadMachine = s.createMachine({
   on: {
     REPLICA_STATUS: {
       actions: s.enqueueActions(({ context, event, enqueue }) => {
-        if (event.type !== 'REPLICA_STATUS') return;
-        const prev = context.sites[event.siteId];
-        if (!prev) return enqueue.assign({ now: event.at });
-        enqueue.assign({
-          now: event.at,
-          sites: {
-            ...context.sites,
-            [event.siteId]: {
-              ...prev, healthy: event.healthy,
-              ...(event.role !== undefined ? { role: event.role } : {}),
-              ...(event.position !== undefined ? { position: event.position } : {}),
-              ...(event.lagSeconds !== undefined ? { lagSeconds: event.lagSeconds } : {}),
-            },
-          },
-        });
+        if (event.type === 'REPLICA_STATUS') enqueue.assign(withReplicaStatus(context, event));
       }),
     },
     SITE_STATUS: {

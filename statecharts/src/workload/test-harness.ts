@@ -17,6 +17,20 @@ export function setupWith(policy: Partial<Policy> = {}, sites = ['A', 'B', 'C'])
 }
 
 /**
+ * Pure test helper: fires, in due order, every timer due by `until`, each fed at its due time
+ * (deleting it from `timers` first); returns `until` as the new clock.
+ */
+export function advanceTimers(timers: Map<string, { due: number; event: { type: string } }>, now: number, until: number, feed: (input: WorkloadInput) => void): number {
+  for (;;) {
+    const next = [...timers.entries()].sort((a, b) => a[1].due - b[1].due)[0];
+    if (!next || next[1].due > until) break;
+    timers.delete(next[0]);
+    feed({ type: 'TIMER_FIRED', at: Math.max(now, next[1].due), timerId: next[0], event: next[1].event });
+  }
+  return until;
+}
+
+/**
  * Pure test helper: drives the machine the way the runtime does, on a virtual clock. Timers
  * fire when time passes their due time; commands are answered only when the test says so.
  */

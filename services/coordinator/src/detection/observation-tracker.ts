@@ -14,6 +14,13 @@ interface Fed {
   at: number;
 }
 
+/** Pure. A stable offset in [0, period) from a name (FNV-1a). */
+function spread(name: string, period: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return h % Math.max(1, period);
+}
+
 export interface WorkloadInputFor {
   workloadId: string;
   input: WorkloadInput;
@@ -101,7 +108,12 @@ export class ObservationTracker {
     const moved = prev !== undefined && (prev.position !== w.replication?.position || prev.lagSeconds !== lag);
     const due = prev !== undefined && at - prev.at >= this.opts.refreshMs;
     if (!changedMeaning && !(moved && (due || force))) return undefined;
-    bySite.set(siteId, { role: w.role, healthy: w.healthy, aboveRpo, position: w.replication?.position, lagSeconds: lag, at });
+    // The first record of a copy is dated back by a fixed share of the refresh period (from the
+    // workload and site names), so that thousands of copies first seen together do not all come
+    // due in the same second every period: the refreshes spread evenly instead of arriving as
+    // one burst of appends that failure reports would queue behind.
+    const recordedAt = prev ? at : at - spread(`${workloadId}/${siteId}`, this.opts.refreshMs);
+    bySite.set(siteId, { role: w.role, healthy: w.healthy, aboveRpo, position: w.replication?.position, lagSeconds: lag, at: recordedAt });
     return {
       workloadId,
       input: {

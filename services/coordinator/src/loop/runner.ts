@@ -1,10 +1,48 @@
 import { workloadStream, type Command, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { decideWorkload, persistWorkload, restoreWorkload, startWorkload, stateOf, STATECHART_VERSION, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
-import { traceIdOf, withDecisionSpan, type Logger } from '@drc/runtime';
-import { context, trace, type Tracer } from '@opentelemetry/api';
+import { endDecisionSpan, startDecisionSpan, traceIdOf, type Logger } from '@drc/runtime';
+import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
 import { foldWorkloadStream, foldWorkloadTail, settle, type PendingCommand, type PendingTimer } from '@drc/history';
+
+/** A step decided in the same moment as the input that led to it (a timer due at once). */
+interface ChainStep {
+  input: WorkloadInput;
+  origin: Origin;
+  step: { snapshot: WorkloadSnapshot; effects: Effect[] };
+  before: string;
+  after: string;
+  decisions: Decision[];
+  /** The zero-delay schedule effect the next step in the chain fired (not armed). */
+  consumed: Extract<Effect, { kind: 'schedule' }> | undefined;
+}
+
+/** An input waiting for its runner, with the trace context it was submitted in. */
+interface Queued {
+  input: WorkloadInput;
+  origin: Origin;
+  ctx: Context;
+  resolve: (o: StepOutcome | undefined) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Inputs decided together into one append at most (a bound on one transaction's size). */
+const MAX_INPUTS_PER_APPEND = 64;
+
+/** A step arms at most a handful of timers; the bound only guards against a machine that loops. */
+const MAX_CHAINED_TIMERS = 8;
+
+/** Pure. The first timer a step leaves armed with no delay, if any (one cancelled later in the same step is not). */
+function dueAtOnce(effects: ReadonlyArray<Effect>): Extract<Effect, { kind: 'schedule' }> | undefined {
+  for (let i = 0; i < effects.length; i++) {
+    const e = effects[i]!;
+    if (e.kind !== 'schedule' || e.delayMs > 0) continue;
+    const cancelledLater = effects.slice(i + 1).some((x) => (x.kind === 'cancel' || x.kind === 'schedule') && x.timerId === e.timerId);
+    if (!cancelledLater) return e;
+  }
+  return undefined;
+}
 
 /** This coordinator is not (or no longer) the leader: it must not append or dispatch. */
 export class NotLeaderError extends Error {
@@ -60,7 +98,8 @@ export class WorkloadRunner {
   private timers = new Map<string, PendingTimer>();
   private handles = new Map<string, NodeJS.Timeout>();
   private commands = new Map<string, PendingCommand>();
-  private queue: Promise<void> = Promise.resolve();
+  private pending: Queued[] = [];
+  private draining: Promise<void> | undefined;
   private stopped = false;
   private sinceSnapshot = 0;
   readonly stream: string;
@@ -77,9 +116,16 @@ export class WorkloadRunner {
     return this.commands.has(commandId);
   }
 
+  /** The view of the current snapshot, built once per snapshot (ingestion asks for it per copy per message). */
   get view(): WorkloadView {
-    return viewWorkload(this.snapshot);
+    if (this.viewOf !== this.snapshot || !this.cachedView) {
+      this.cachedView = viewWorkload(this.snapshot);
+      this.viewOf = this.snapshot;
+    }
+    return this.cachedView;
   }
+  private cachedView?: WorkloadView;
+  private viewOf?: WorkloadSnapshot;
 
   get state(): string {
     return stateOf(this.snapshot);
@@ -151,21 +197,35 @@ export class WorkloadRunner {
       .catch((e: unknown) => this.deps.logger.warn({ err: e, workloadId: this.workloadId }, 'snapshot not saved'));
   }
 
-  /** Queues an input; resolves when it has been appended and its effects dispatched. */
+  /**
+   * Queues an input; resolves when it has been appended and its effects dispatched. Inputs that
+   * queue up while an append is under way (a replica's fresh facts and the failure report they
+   * precede, a burst of reports) are decided one after another and appended together, in order.
+   */
   submit(input: WorkloadInput, origin: Origin): Promise<StepOutcome | undefined> {
-    const run = this.queue.then(() => this.process(input, origin));
-    this.queue = run.then(
-      () => undefined,
-      (e: unknown) => {
-        this.deps.logger.error({ err: e, workloadId: this.workloadId, input: input.type }, 'input processing failed');
-      },
-    );
-    return run;
+    return new Promise<StepOutcome | undefined>((resolve, reject) => {
+      this.pending.push({ input, origin, ctx: context.active(), resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Starts draining the queue unless a drain is under way (which then picks the new input up). */
+  private kick(): void {
+    if (this.draining) return;
+    this.draining = (async () => {
+      try {
+        await this.drain();
+      } finally {
+        this.draining = undefined;
+        // An input submitted between the drain's last look at the queue and now.
+        if (this.pending.length > 0) this.kick();
+      }
+    })();
   }
 
   /** Resolves when every input submitted so far has been processed. */
-  idle(): Promise<void> {
-    return this.queue;
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
   }
 
   stop(): void {
@@ -174,62 +234,130 @@ export class WorkloadRunner {
     this.handles.clear();
   }
 
-  private process(input: WorkloadInput, origin: Origin, attempt = 0): Promise<StepOutcome | undefined> {
-    const tracer = this.deps.tracer ?? trace.getTracer('drc-coordinator');
-    return withDecisionSpan(tracer, { workloadId: this.workloadId, inputType: input.type, stateBefore: stateOf(this.snapshot) }, () => {
-      const traceId = traceIdOf(context.active());
-      return this.step(input, traceId && !origin.traceId ? { ...origin, traceId } : origin, attempt);
-    });
+  private async drain(): Promise<void> {
+    await Promise.resolve(); // inputs submitted in the same tick (one agent message) go in one batch
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, MAX_INPUTS_PER_APPEND);
+      try {
+        const outcomes = await this.processBatch(batch);
+        batch.forEach((q, i) => q.resolve(outcomes[i]));
+      } catch (e) {
+        this.deps.logger.error({ err: e, workloadId: this.workloadId, inputs: batch.map((q) => q.input.type) }, 'input processing failed');
+        for (const q of batch) q.reject(e);
+      }
+    }
   }
 
-  private async step(input: WorkloadInput, origin: Origin, attempt = 0): Promise<StepOutcome | undefined> {
-    if (this.stopped) return undefined;
+  /**
+   * Pure. Decides an input and, while a step arms a timer due at once (a zero debounce, a lease
+   * margin already passed), fires that timer in the same moment: the runtime would deliver it
+   * next anyway, and deciding it here spares a whole append and timer round trip on the path from
+   * a failure report to the fence command. Each fired timer is recorded as its own input, so
+   * the stream is exactly what separate steps would have written and replays the same way.
+   */
+  private decideChain(from: WorkloadSnapshot, input: WorkloadInput, origin: Origin): ChainStep[] {
+    const chain: ChainStep[] = [];
+    let snapshot = from;
+    let next: { input: WorkloadInput; origin: Origin } | undefined = { input, origin };
+    for (let i = 0; next && i < MAX_CHAINED_TIMERS; i++) {
+      const before = stateOf(snapshot);
+      const step = decideWorkload(snapshot, next.input);
+      const after = stateOf(step.snapshot);
+      const decisions = step.effects.flatMap((e) => (e.kind === 'decision' ? [e.decision] : []));
+      chain.push({ input: next.input, origin: next.origin, step, before, after, decisions, consumed: undefined });
+      snapshot = step.snapshot;
+      const due = dueAtOnce(step.effects);
+      if (!due) break;
+      chain[chain.length - 1]!.consumed = due;
+      next = { input: { type: 'TIMER_FIRED', at: next.input.at, timerId: due.timerId, event: due.event }, origin: { actor: { kind: 'system', id: 'timer' }, ...(origin.traceId ? { traceId: origin.traceId } : {}) } };
+    }
+    return chain;
+  }
+
+  /**
+   * decide (each input in turn, each in its own decision span) → one append of everything with
+   * the expected version → then, input by input in its span, settle and dispatch. Nothing is
+   * dispatched or armed unless the append succeeded.
+   */
+  private async processBatch(batch: Queued[], attempt = 0): Promise<Array<StepOutcome | undefined>> {
+    if (this.stopped) return batch.map(() => undefined);
     if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(this.workloadId);
-    const before = stateOf(this.snapshot);
-    const step = decideWorkload(this.snapshot, input);
-    const after = stateOf(step.snapshot);
-    const decisions = step.effects.flatMap((e) => (e.kind === 'decision' ? [e.decision] : []));
-    const view = viewWorkload(step.snapshot);
-    const events = eventsForStep({
-      writer: this.deps.writer,
-      origin,
-      input,
-      decisions,
-      timers: step.effects.flatMap((e): Array<{ kind: 'schedule'; timerId: string; delayMs: number } | { kind: 'cancel'; timerId: string }> =>
-        e.kind === 'schedule' ? [{ kind: 'schedule' as const, timerId: e.timerId, delayMs: e.delayMs }] : e.kind === 'cancel' ? [{ kind: 'cancel' as const, timerId: e.timerId }] : [],
-      ),
-      stateBefore: before,
-      stateAfter: after,
-      epoch: view.epoch,
-      primarySite: view.primarySite,
+    const tracer = this.deps.tracer ?? trace.getTracer('drc-coordinator');
+    let snapshot = this.snapshot;
+    const decided = batch.map((q) => {
+      const span = startDecisionSpan(tracer, { workloadId: this.workloadId, inputType: q.input.type, stateBefore: stateOf(snapshot) }, q.ctx);
+      const traceId = traceIdOf(span);
+      const chain = this.decideChain(snapshot, q.input, traceId && !q.origin.traceId ? { ...q.origin, traceId } : q.origin);
+      snapshot = chain[chain.length - 1]!.step.snapshot;
+      return { q, span, chain };
     });
+    const events = decided.flatMap(({ chain }) =>
+      chain.flatMap((c) => {
+        const view = viewWorkload(c.step.snapshot);
+        return eventsForStep({
+          writer: this.deps.writer,
+          origin: c.origin,
+          input: c.input,
+          decisions: c.decisions,
+          timers: c.step.effects.flatMap((e): Array<{ kind: 'schedule'; timerId: string; delayMs: number } | { kind: 'cancel'; timerId: string }> =>
+            e.kind === 'schedule' ? [{ kind: 'schedule' as const, timerId: e.timerId, delayMs: e.delayMs }] : e.kind === 'cancel' ? [{ kind: 'cancel' as const, timerId: e.timerId }] : [],
+          ),
+          stateBefore: c.before,
+          stateAfter: c.after,
+          epoch: view.epoch,
+          primarySite: view.primarySite,
+        });
+      }),
+    );
+    let appendMs = 0;
     try {
       const append = () => this.deps.store.append(this.stream, events, { expectedVersion: this.version });
       const t0 = performance.now();
       const r = await this.appendWithRetry(append);
+      appendMs = performance.now() - t0;
       this.version = r.nextExpectedVersion;
-      this.deps.onAppended?.(this.workloadId, decisions, performance.now() - t0, input);
     } catch (e) {
+      for (const d of decided) endDecisionSpan(d.span, { error: e });
       if (isWrongExpectedVersionError(e) && attempt < 3) {
-        // Another writer appended: take its history as truth and decide this input again on top of it.
+        // Another writer appended: take its history as truth and decide these inputs again on top of it.
         this.deps.logger.warn({ workloadId: this.workloadId, err: e }, 'stream moved under us; rehydrating');
         this.stop();
         this.stopped = false;
         await this.rehydrate();
         for (const t of this.timers.values()) this.arm(t);
-        return this.step(input, origin, attempt + 1);
+        return this.processBatch(batch, attempt + 1);
       }
       throw e;
     }
-    this.snapshot = step.snapshot;
-    settle({ timers: this.timers, commands: this.commands }, input, step.effects);
-    this.maybeSnapshot(events.length);
-    await this.carryOut(input, step.effects);
-    if (before !== after) {
-      this.deps.logger.info({ workloadId: this.workloadId, from: before, to: after, epoch: view.epoch, primarySite: view.primarySite, correlationId: events[0]?.metadata.correlationId }, 'workload state changed');
+    this.snapshot = snapshot;
+    for (const { chain } of decided) {
+      for (const c of chain) {
+        settle({ timers: this.timers, commands: this.commands }, c.input, c.step.effects);
+        this.deps.onAppended?.(this.workloadId, c.decisions, appendMs, c.input);
+      }
     }
-    this.deps.onChange?.(view);
-    return { decisions, stateBefore: before, stateAfter: after, view, version: this.version };
+    this.maybeSnapshot(events.length);
+    const outcomes: Array<StepOutcome | undefined> = [];
+    for (const { q, span, chain } of decided) {
+      const first = chain[0]!;
+      const last = chain[chain.length - 1]!;
+      const view = viewWorkload(last.step.snapshot);
+      const decisions = chain.flatMap((c) => c.decisions);
+      // The command goes out inside its decision's span: the trace continues at the agent.
+      await context.with(trace.setSpan(q.ctx, span), async () => {
+        for (const c of chain) {
+          await this.carryOut(c.input, c.consumed ? c.step.effects.filter((e) => e !== c.consumed) : c.step.effects);
+          if (c.before !== c.after) {
+            const v = viewWorkload(c.step.snapshot);
+            this.deps.logger.info({ workloadId: this.workloadId, from: c.before, to: c.after, epoch: v.epoch, primarySite: v.primarySite, correlationId: c.origin.correlationId }, 'workload state changed');
+          }
+        }
+      });
+      endDecisionSpan(span, { stateAfter: last.after, decisions });
+      outcomes.push({ decisions, stateBefore: first.before, stateAfter: last.after, view, version: this.version });
+    }
+    this.deps.onChange?.(this.view);
+    return outcomes;
   }
 
   private async appendWithRetry<T>(fn: () => Promise<T>): Promise<T> {

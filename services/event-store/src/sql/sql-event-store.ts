@@ -122,6 +122,212 @@ export function createSqlEventStore(kind: 'postgres' | 'pglite', db: SqlExecutor
     return rows[0] ? Number(rows[0].version) : 0;
   }
 
+
+  /**
+   * The head (version, last hash) of each stream this store appended to, as of its own last
+   * append. An append whose expected version matches it skips the locking transaction: it goes
+   * into the next group commit, one statement for every stream in the batch that updates each
+   * stream's head only where version and hash are still the expected ones, and inserts the
+   * events only of streams it updated. Anything else (a new stream, a head moved by another
+   * writer, a duplicate id) takes the locking path, which checks, explains and is idempotent.
+   */
+  const heads = new Map<string, { version: number; hash: string }>();
+  interface PendingAppend {
+    stream: string;
+    events: NewEvent[];
+    expectedVersion: number;
+    resolve: (r: AppendResult) => void;
+    reject: (e: unknown) => void;
+  }
+  let pending: PendingAppend[] = [];
+  let flushing = 0;
+  let flushQueued = false;
+  /** Appends made in the same tick (a burst of decisions) go out in one batch. */
+  const scheduleFlush = () => {
+    if (flushQueued) return;
+    flushQueued = true;
+    queueMicrotask(() => {
+      flushQueued = false;
+      void flush();
+    });
+  };
+  const MAX_BATCH = 512;
+  const MAX_FLUSHES = 2;
+
+  async function appendLocked(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<AppendResult> {
+    try {
+      const { result, head } = await lockedAppend(stream, events, expectedVersion);
+      if (head) heads.set(stream, head);
+      else heads.delete(stream);
+      return result;
+    } catch (e) {
+      heads.delete(stream);
+      throw e;
+    }
+  }
+
+  async function flush(): Promise<void> {
+    if (pending.length === 0 || flushing >= MAX_FLUSHES) return;
+    flushing++;
+    try {
+      while (pending.length > 0) {
+        // One item per stream per batch: a second append to the same stream waits for the first.
+        const batch: PendingAppend[] = [];
+        const rest: PendingAppend[] = [];
+        const inBatch = new Set<string>();
+        for (const p of pending) {
+          if (batch.length < MAX_BATCH && !inBatch.has(p.stream)) {
+            batch.push(p);
+            inBatch.add(p.stream);
+          } else rest.push(p);
+        }
+        pending = rest;
+        await commitBatch(batch);
+      }
+    } finally {
+      flushing--;
+    }
+  }
+
+  async function commitBatch(batch: PendingAppend[]): Promise<void> {
+    const ready: Array<{ p: PendingAppend; next: number; last: string }> = [];
+    const cols = { s: [] as string[], exp: [] as number[], prev: [] as string[], next: [] as number[], last: [] as string[] };
+    const ev = { s: [] as string[], p: [] as number[], i: [] as string[], t: [] as string[], d: [] as string[], m: [] as string[], h: [] as string[], ph: [] as string[] };
+    for (const p of batch) {
+      const head = heads.get(p.stream);
+      if (!head || head.version !== p.expectedVersion) {
+        appendLocked(p.stream, p.events, p.expectedVersion).then(p.resolve, p.reject);
+        continue;
+      }
+      let prev = head.hash;
+      p.events.forEach((e, i) => {
+        const position = head.version + i + 1;
+        const hash = eventHash(prev, { stream: p.stream, position, type: e.type, data: e.data, metadata: e.metadata });
+        ev.s.push(p.stream);
+        ev.p.push(position);
+        ev.i.push(e.id);
+        ev.t.push(e.type);
+        ev.d.push(JSON.stringify(e.data));
+        ev.m.push(JSON.stringify(e.metadata));
+        ev.h.push(hash);
+        ev.ph.push(prev);
+        prev = hash;
+      });
+      const next = head.version + p.events.length;
+      cols.s.push(p.stream);
+      cols.exp.push(head.version);
+      cols.prev.push(head.hash);
+      cols.next.push(next);
+      cols.last.push(prev);
+      ready.push({ p, next, last: prev });
+    }
+    if (ready.length === 0) return;
+    let updated: Set<string>;
+    try {
+      const rows = await run(() =>
+        db.query<{ stream: string }>(
+          `WITH u AS (
+             SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::text[]) AS u(stream, expected, prev_hash, next, last_hash)
+           ), upd AS (
+             UPDATE drc_streams s SET version = u.next, last_hash = u.last_hash
+             FROM u WHERE s.stream = u.stream AND s.version = u.expected AND s.last_hash = u.prev_hash
+             RETURNING s.stream
+           ), ins AS (
+             INSERT INTO drc_events (stream, position, event_id, type, data, metadata, hash, prev_hash)
+             SELECT e.s, e.p, e.i, e.t, e.d::jsonb, e.m::jsonb, e.h, e.ph
+             FROM unnest($6::text[], $7::int[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS e(s, p, i, t, d, m, h, ph)
+             WHERE e.s IN (SELECT stream FROM upd)
+             RETURNING 1
+           )
+           SELECT stream, (SELECT count(*) FROM ins) AS inserted, pg_notify('${CHANNEL}', 'batch') AS notified FROM upd`,
+          [cols.s, cols.exp, cols.prev, cols.next, cols.last, ev.s, ev.p, ev.i, ev.t, ev.d, ev.m, ev.h, ev.ph],
+        ),
+      );
+      updated = new Set(rows.map((r) => r.stream));
+    } catch {
+      // A duplicate event id (a retried append) or a lost connection: each append on its own,
+      // on the locking path, which tells a duplicate from a conflict and retries nothing itself.
+      for (const { p } of ready) {
+        heads.delete(p.stream);
+        appendLocked(p.stream, p.events, p.expectedVersion).then(p.resolve, p.reject);
+      }
+      return;
+    }
+    for (const { p, next, last } of ready) {
+      if (updated.has(p.stream)) {
+        heads.set(p.stream, { version: next, hash: last });
+        p.resolve({ nextExpectedVersion: next, duplicate: false });
+      } else {
+        // The head moved under us (another writer): the locking path says why.
+        heads.delete(p.stream);
+        appendLocked(p.stream, p.events, p.expectedVersion).then(p.resolve, p.reject);
+      }
+    }
+  }
+
+  /** The locking append: row lock on the stream's head, version check, hash chain, insert. */
+  async function lockedAppend(stream: string, events: NewEvent[], expectedVersion: ExpectedVersion): Promise<{ result: AppendResult; head?: { version: number; hash: string } }> {
+    try {
+      return await run(() =>
+        db.transaction(async (tx) => {
+          const cur = await tx.query<{ version: number; last_hash: string }>(`SELECT version, last_hash FROM drc_streams WHERE stream = $1 FOR UPDATE`, [stream]);
+          const version = cur[0] ? Number(cur[0].version) : 0;
+          const exp = expectedVersion === 'no_stream' ? 0 : expectedVersion;
+          const ok = exp === 'any' || (exp === 'stream_exists' ? version > 0 : exp === version);
+          if (!ok) throw new WrongExpectedVersionError(stream, expectedLabel(expectedVersion), version);
+          let prev = cur[0]?.last_hash ?? GENESIS_HASH;
+          const positions: number[] = [];
+          const ids: string[] = [];
+          const types: string[] = [];
+          const datas: string[] = [];
+          const metas: string[] = [];
+          const hashes: string[] = [];
+          const prevs: string[] = [];
+          events.forEach((e, i) => {
+            const position = version + i + 1;
+            const hash = eventHash(prev, { stream, position, type: e.type, data: e.data, metadata: e.metadata });
+            positions.push(position);
+            ids.push(e.id);
+            types.push(e.type);
+            datas.push(JSON.stringify(e.data));
+            metas.push(JSON.stringify(e.metadata));
+            hashes.push(hash);
+            prevs.push(prev);
+            prev = hash;
+          });
+          await tx.query(
+            `INSERT INTO drc_events (stream, position, event_id, type, data, metadata, hash, prev_hash)
+             SELECT $1, p, i, t, d::jsonb, m::jsonb, h, ph
+             FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(p, i, t, d, m, h, ph)`,
+            [stream, positions, ids, types, datas, metas, hashes, prevs],
+          );
+          const next = version + events.length;
+          if (cur[0]) await tx.query(`UPDATE drc_streams SET version = $2, last_hash = $3 WHERE stream = $1`, [stream, next, prev]);
+          else await tx.query(`INSERT INTO drc_streams (stream, version, last_hash) VALUES ($1, $2, $3)`, [stream, next, prev]);
+          await tx.query(`SELECT pg_notify('${CHANNEL}', $1)`, [stream]);
+          return { result: { nextExpectedVersion: next, duplicate: false }, head: { version: next, hash: prev } };
+        }),
+      );
+    } catch (e) {
+      if (e instanceof WrongExpectedVersionError) {
+        // A retry of an append that already committed is a no-op, not a conflict.
+        const dup = await run(() => duplicateOf(stream, events));
+        if (dup) return { result: dup };
+        throw e;
+      }
+      const constraint = constraintOf(e) ?? constraintOf((e as { cause?: unknown }).cause);
+      if (constraint?.includes('drc_events_event_id')) {
+        const dup = await run(() => duplicateOf(stream, events));
+        if (dup) return { result: dup };
+      }
+      if (constraint?.includes('drc_streams') || constraint?.includes('drc_events_stream_position')) {
+        // A concurrent first append to the same stream won the insert race.
+        throw new WrongExpectedVersionError(stream, expectedLabel(expectedVersion), await run(() => streamVersion(stream)));
+      }
+      throw e;
+    }
+  }
+
   const store: EventStore = {
     kind,
     init() {
@@ -135,65 +341,14 @@ export function createSqlEventStore(kind: 'postgres' | 'pglite', db: SqlExecutor
     async append(stream, events, { expectedVersion }) {
       if (events.length === 0) return { nextExpectedVersion: await run(() => streamVersion(stream)), duplicate: false };
       for (const e of events) EventMetadataSchema.parse(e.metadata);
-      try {
-        return await run(() =>
-          db.transaction(async (tx) => {
-            const cur = await tx.query<{ version: number; last_hash: string }>(`SELECT version, last_hash FROM drc_streams WHERE stream = $1 FOR UPDATE`, [stream]);
-            const version = cur[0] ? Number(cur[0].version) : 0;
-            const exp = expectedVersion === 'no_stream' ? 0 : expectedVersion;
-            const ok = exp === 'any' || (exp === 'stream_exists' ? version > 0 : exp === version);
-            if (!ok) throw new WrongExpectedVersionError(stream, expectedLabel(expectedVersion), version);
-            let prev = cur[0]?.last_hash ?? GENESIS_HASH;
-            const positions: number[] = [];
-            const ids: string[] = [];
-            const types: string[] = [];
-            const datas: string[] = [];
-            const metas: string[] = [];
-            const hashes: string[] = [];
-            const prevs: string[] = [];
-            events.forEach((e, i) => {
-              const position = version + i + 1;
-              const hash = eventHash(prev, { stream, position, type: e.type, data: e.data, metadata: e.metadata });
-              positions.push(position);
-              ids.push(e.id);
-              types.push(e.type);
-              datas.push(JSON.stringify(e.data));
-              metas.push(JSON.stringify(e.metadata));
-              hashes.push(hash);
-              prevs.push(prev);
-              prev = hash;
-            });
-            await tx.query(
-              `INSERT INTO drc_events (stream, position, event_id, type, data, metadata, hash, prev_hash)
-               SELECT $1, p, i, t, d::jsonb, m::jsonb, h, ph
-               FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) AS u(p, i, t, d, m, h, ph)`,
-              [stream, positions, ids, types, datas, metas, hashes, prevs],
-            );
-            const next = version + events.length;
-            if (cur[0]) await tx.query(`UPDATE drc_streams SET version = $2, last_hash = $3 WHERE stream = $1`, [stream, next, prev]);
-            else await tx.query(`INSERT INTO drc_streams (stream, version, last_hash) VALUES ($1, $2, $3)`, [stream, next, prev]);
-            await tx.query(`SELECT pg_notify('${CHANNEL}', $1)`, [stream]);
-            return { nextExpectedVersion: next, duplicate: false };
-          }),
-        );
-      } catch (e) {
-        if (e instanceof WrongExpectedVersionError) {
-          // A retry of an append that already committed is a no-op, not a conflict.
-          const dup = await run(() => duplicateOf(stream, events));
-          if (dup) return dup;
-          throw e;
-        }
-        const constraint = constraintOf(e) ?? constraintOf((e as { cause?: unknown }).cause);
-        if (constraint?.includes('drc_events_event_id')) {
-          const dup = await run(() => duplicateOf(stream, events));
-          if (dup) return dup;
-        }
-        if (constraint?.includes('drc_streams') || constraint?.includes('drc_events_stream_position')) {
-          // A concurrent first append to the same stream won the insert race.
-          throw new WrongExpectedVersionError(stream, expectedLabel(expectedVersion), await run(() => streamVersion(stream)));
-        }
-        throw e;
+      const head = heads.get(stream);
+      if (typeof expectedVersion !== 'number' || expectedVersion === 0 || head?.version !== expectedVersion) {
+        return appendLocked(stream, events, expectedVersion);
       }
+      return new Promise<AppendResult>((resolve, reject) => {
+        pending.push({ stream, events, expectedVersion, resolve, reject });
+        scheduleFlush();
+      });
     },
 
     async readStream(stream, options: ReadStreamOptions = {}) {

@@ -7,6 +7,8 @@ import type { EventStore, NewEvent, StoredEvent } from '../port';
 
 export interface StoreFixture {
   store: EventStore;
+  /** A second, independent store on the same data (another coordinator process), when the adapter can have one. */
+  secondWriter?: () => Promise<EventStore>;
   cleanup(): Promise<void>;
 }
 
@@ -102,6 +104,61 @@ export function runEventStoreContract(name: string, makeStore: () => Promise<Sto
       const again = await store.append(stream, events, { expectedVersion: 0 });
       expect(again).toEqual({ nextExpectedVersion: 2, duplicate: true });
       expect(await store.readStream(stream)).toHaveLength(2);
+    });
+
+    it('appends to many streams at once (batched where the adapter batches), each gapless with an intact hash chain', async () => {
+      const streams = Array.from({ length: 60 }, () => s());
+      await Promise.all(streams.map((st) => store.append(st, [newEvent('Registered')], { expectedVersion: 0 })));
+      for (let round = 1; round <= 5; round++) {
+        const results = await Promise.all(streams.map((st, i) => store.append(st, [newEvent('Step', { round, i }), newEvent('Decision', { round })], { expectedVersion: 1 + (round - 1) * 2 })));
+        for (const r of results) expect(r).toEqual({ nextExpectedVersion: 1 + round * 2, duplicate: false });
+      }
+      for (const st of streams.slice(0, 10)) {
+        const evs = await store.readStream(st);
+        expect(evs.map((e) => e.position)).toEqual(Array.from({ length: 11 }, (_, i) => i + 1));
+        let prev = GENESIS_HASH;
+        for (const e of evs) {
+          expect(e.prevHash).toBe(prev);
+          expect(e.hash).toBe(eventHash(e.prevHash, { stream: st, position: e.position, type: e.type, data: e.data, metadata: e.metadata }));
+          prev = e.hash;
+        }
+      }
+      // A retry of an append that already went through (same ids, same expected version) is a no-op.
+      const st = streams[0]!;
+      const again = [newEvent('X')];
+      await store.append(st, again, { expectedVersion: 11 });
+      expect(await store.append(st, again, { expectedVersion: 11 })).toEqual({ nextExpectedVersion: 12, duplicate: true });
+      // Concurrent appends with the same expected version on a stream this store wrote last: one wins.
+      const race = await Promise.allSettled([store.append(st, [newEvent('P')], { expectedVersion: 12 }), store.append(st, [newEvent('Q')], { expectedVersion: 12 })]);
+      expect(race.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(isWrongExpectedVersionError((race.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason)).toBe(true);
+      expect(await store.streamVersion(st)).toBe(13);
+    });
+
+    it('a second writer on the same data: appends on a moved stream fail on the version, never fork the chain', async (ctx) => {
+      if (!fx.secondWriter) {
+        console.log(`[event store contract - ${name}] skipped: this adapter has no second writer on the same data`);
+        ctx.skip();
+        return;
+      }
+      const other = await fx.secondWriter();
+      try {
+        const st = s();
+        await store.append(st, [newEvent('A')], { expectedVersion: 0 });
+        await store.append(st, [newEvent('B')], { expectedVersion: 1 }); // this store now knows the head
+        await other.append(st, [newEvent('C')], { expectedVersion: 2 }); // the other moves it
+        const err = await store.append(st, [newEvent('D')], { expectedVersion: 2 }).catch((e: unknown) => e);
+        expect(err).toMatchObject({ code: 'EVENTSTORE_WRONG_VERSION', stream: st, expected: '2', actual: 3 });
+        // Told the new version, the first store appends on top of the other's event.
+        await store.append(st, [newEvent('E')], { expectedVersion: 3 });
+        await other.append(st, [newEvent('F')], { expectedVersion: 4 });
+        expect(await store.append(st, [newEvent('G')], { expectedVersion: 5 })).toEqual({ nextExpectedVersion: 6, duplicate: false });
+        const evs = await store.readStream(st);
+        expect(evs.map((e) => e.type)).toEqual(['A', 'B', 'C', 'E', 'F', 'G']);
+        for (let i = 1; i < evs.length; i++) expect(evs[i]!.prevHash).toBe(evs[i - 1]!.hash);
+      } finally {
+        await other.close();
+      }
     });
 
     it('chains hashes: each event covers the previous hash and its own bytes', async () => {
