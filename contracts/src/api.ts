@@ -84,3 +84,14 @@ export type StreamStoredEvent = z.infer<typeof StreamStoredEventSchema>;
 
 export const AuthRoleSchema = z.enum(['viewer', 'operator', 'admin']);
 export type AuthRole = z.infer<typeof AuthRoleSchema>;
+
+/** GET /api/v1/projections: how far the read models in PostgreSQL have followed the event log. */
+export const ProjectionStatusSchema = z.object({
+  schema: z.string(),
+  /** Resume token of the last event applied; absent before the first. */
+  checkpoint: z.string().optional(),
+  eventsApplied: z.number().int().nonnegative(),
+  workloads: z.number().int().nonnegative(),
+  failovers: z.number().int().nonnegative(),
+});
+export type ProjectionStatus = z.infer<typeof ProjectionStatusSchema>;

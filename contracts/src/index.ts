@@ -11,3 +11,4 @@ export * from './workload';
 export * from './events';
 export * from './sites';
 export * from './api';
+export * from './history';

@@ -1,6 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createPostgresEventStore } from '@drc/event-store';
+import { Projector } from '@drc/projections';
 import { eventually } from '@drc/test-kit';
+import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEstate, type Estate } from './harness';
+import { repoRoot, startEstate, type Estate } from './harness';
 
 /**
  * Issue 2's walking skeleton: real nats-server, PostgreSQL, a coordinator and three agents as
@@ -76,4 +81,38 @@ describe('first failover end to end', () => {
     expect(events.map((e) => e.position)).toEqual(events.map((_, i) => i + 1));
     for (const e of events) expect(e.metadata.coordinatorId).toBe('first-coordinator');
   });
+
+  it('issue 9: the read models the coordinator keeps equal a rebuild from zero (drc projections rebuild), row for row', async () => {
+    const sql = postgres(estate.db.url, { max: 1, onnotice: () => {} });
+    const store = createPostgresEventStore({ url: estate.db.url, maxConnections: 1 });
+    const live = new Projector({ url: estate.db.url, store });
+    const check = new Projector({ url: estate.db.url, store, schema: 'drc_read_check' });
+    try {
+      // The coordinator's projection has followed every workload event recorded so far.
+      const followed = await eventually(async () => {
+        const [{ n }] = (await sql`SELECT count(*)::int AS n FROM drc_events WHERE starts_with(stream, 'workload-')`) as unknown as [{ n: number }];
+        const s = await live.status();
+        return s.eventsApplied === n && s.eventsApplied > 0 && s;
+      }, 20_000, 100);
+      expect(followed.failovers).toBeGreaterThanOrEqual(2); // orders and billing
+      // Freeze the log (nothing appends any more), and let the live projection take the last events.
+      await Promise.all([estate.coordinator.stop(), ...[...estate.agents.values()].map((a) => a.stop())]);
+      await live.catchUp();
+      const applied = await live.status();
+      const out = execFileSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'services/cli/src/main.ts'), 'projections', 'rebuild', '--schema', 'drc_read_check', '--json'], {
+        cwd: repoRoot,
+        env: { ...process.env, DATABASE_URL: estate.db.url },
+        encoding: 'utf8',
+      });
+      expect(JSON.parse(out)).toMatchObject({ schema: 'drc_read_check', rebuiltEvents: applied.eventsApplied, workloads: 3 });
+      const [a, b] = [await live.rows(), await check.rows()];
+      expect(b).toEqual(a);
+      expect(a.workloads.find((w) => w.workloadId === 'orders')).toMatchObject({ state: 'failedOver', epoch: 1 });
+    } finally {
+      await Promise.all([live.close(), check.close()]);
+      await store.close();
+      await sql.end();
+    }
+  });
+
 });

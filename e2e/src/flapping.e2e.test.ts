@@ -1,9 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eventually } from '@drc/test-kit';
+import { chaosRandom, eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reportFailover, startEstate, type Estate } from './harness';
+import { repoRoot, reportFailover, startEstate, type Estate } from './harness';
+
+const chaos = chaosRandom('flapping');
 
 /**
  * Issue 10, scenario 6: a flapping primary (down 2 s, up 2 s, again and again, wherever the
@@ -43,9 +46,9 @@ describe('flapping primary: at most one automatic failover within the cooldown',
     for (let i = 0; i < 6; i++) {
       primary = (await estate.workload('orders')).primarySite;
       setHealthy(primary, false);
-      await new Promise((r) => setTimeout(r, 2000));
+      await chaos.jitter(2500, 1500);
       setHealthy(primary, true);
-      await new Promise((r) => setTimeout(r, 2000));
+      await chaos.jitter(2500, 1500);
     }
     setHealthy((await estate.workload('orders')).primarySite, false);
     const events = await eventually(async () => {
@@ -62,4 +65,18 @@ describe('flapping primary: at most one automatic failover within the cooldown',
     expect(w.primarySite).toBe('B');
     await reportFailover(estate, 'orders', 'flapping primary');
   });
+
+  it('issue 9: drc replay verify reproduces the recorded episode, and drc whatif with a 5 s debounce finds the failover that would not have happened', () => {
+    const drc = (args: string[]) =>
+      execFileSync(process.execPath, ['--import', 'tsx', join(repoRoot, 'services/cli/src/main.ts'), ...args, '--database-url', estate.db.url], { cwd: repoRoot, encoding: 'utf8' });
+    const verify = drc(['replay', 'verify', '--workload', 'orders']); // exits non-zero (throws here) on any mismatch
+    expect(verify).toMatch(/orders/);
+    const policy = join(dir, 'slow-debounce.yaml');
+    writeFileSync(policy, 'debounceMs: 5000\n');
+    const whatif = drc(['whatif', '--policy', policy, '--workload', 'orders']);
+    console.log(`[flapping whatif] ${whatif.trim().split('\n').join(' | ')}`);
+    expect(whatif).toMatch(/FailoverStarted would not have happened/);
+    expect(whatif).toMatch(/1 would have differed/);
+  });
+
 });

@@ -1,11 +1,16 @@
 import {
   CommandRecordSchema,
+  FailoverReportSchema,
   FailoversResponseSchema,
+  WorkloadEventsPageSchema,
+  WorkloadStateAtSchema,
   SiteViewSchema,
   WorkloadViewSchema,
   type CommandRecord,
   type CommandRequestBody,
   type FailoverRecord,
+  type FailoverReport,
+  type WorkloadStateAt,
   type SiteView,
   type WorkloadView,
 } from '@drc/contracts';
@@ -77,6 +82,16 @@ export function createApiClient(baseUrl: string, token?: string) {
         `/api/v1/workloads/${encodeURIComponent(id)}/events`,
         z.object({ events: z.array(z.looseObject({ type: z.string(), position: z.number(), recordedAt: z.string().optional(), data: z.unknown(), metadata: z.looseObject({}).optional() })) }),
       ).then((r) => r.events),
+    /** One page of a workload's events recorded within [from, to] (ISO times), from a stream position on. */
+    eventsPage: (id: string, q: { from?: string | undefined; to?: string | undefined; fromPosition?: number | undefined; limit?: number | undefined }) => {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+      return get(`/api/v1/workloads/${encodeURIComponent(id)}/events?${params.toString()}`, WorkloadEventsPageSchema);
+    },
+    stateAt: (id: string, at?: string): Promise<WorkloadStateAt> =>
+      get(`/api/v1/workloads/${encodeURIComponent(id)}/state${at !== undefined ? `?at=${encodeURIComponent(at)}` : ''}`, WorkloadStateAtSchema),
+    failoverReport: (id: string, n: number | 'latest'): Promise<FailoverReport> =>
+      get(`/api/v1/workloads/${encodeURIComponent(id)}/failovers/${encodeURIComponent(String(n))}/report`, FailoverReportSchema),
     failovers: (id?: string) =>
       get(id ? `/api/v1/workloads/${encodeURIComponent(id)}/failovers` : '/api/v1/failovers', FailoversResponseSchema).then((r) => r.failovers as FailoverRecord[]),
     commandStatus: (commandId: string) => get(`/api/v1/commands/${encodeURIComponent(commandId)}`, CommandFollowSchema),

@@ -31,3 +31,9 @@ export function stateColour(state: string): Colour {
 export function siteColour(status: string): Colour {
   return status === 'up' ? 'green' : status === 'lost' ? 'red' : status === 'suspect' ? 'yellow' : 'grey';
 }
+
+/** Pure. Rows as CSV (RFC 4180: fields with a comma, quote or line break are quoted), CRLF line ends. */
+export function csv(headers: string[], rows: string[][]): string {
+  const field = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+  return [headers, ...rows].map((r) => `${r.map(field).join(',')}\r\n`).join('');
+}

@@ -7,8 +7,9 @@
  */
 import { serve } from '@hono/node-server';
 import { createEventStore } from '@drc/event-store';
-import { connectNatsOrExit, natsAuthFromEnv, createLogger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
+import { connectNatsOrExit, natsAuthFromEnv, natsReplicasFromEnv, createLogger, createTelemetry, installContextManager, loadConfigOrExit, parseProcessArgs, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import { createApi } from './api/index';
+import { Projector } from '@drc/projections';
 import { Coordinator } from './coordinator';
 
 const HELP = `drc coordinator — decides and drives failovers for the workloads in a config file
@@ -19,7 +20,8 @@ usage: coordinator --config FILE [options]
   --port N             HTTP port (default: coordinator.httpPort)
   --host H             HTTP bind address (default: coordinator.httpHost)
   --id ID              coordinator id recorded on every event
-  --nats URL           NATS server (default: nats.url)             [NATS_URL]
+  --nats URL           NATS server, or several comma-separated servers of one cluster (default: nats.url) [NATS_URL]
+                       each drc stream is kept on nats.replicas servers [DRC_NATS_REPLICAS]
   --prefix P           NATS subject prefix (default: nats.prefix) [DRC_PREFIX]
   --database-url URL   PostgreSQL event store                     [DATABASE_URL]
   --data-dir DIR       embedded (PGlite) event store folder when no database URL [DRC_DATA_DIR]
@@ -56,7 +58,12 @@ async function main(): Promise<number> {
   if (typeof loaded === 'number') return loaded;
   const natsUrl = args.nats ?? process.env.NATS_URL ?? loaded.nats.url;
   const prefix = args.prefix ?? process.env.DRC_PREFIX ?? loaded.nats.prefix;
-  const config = { ...loaded, nats: { url: natsUrl, prefix } };
+  const replicas = natsReplicasFromEnv(loaded.nats.replicas);
+  if (replicas instanceof Error) {
+    process.stderr.write(`${replicas.message}\n`);
+    return PROCESS_EXIT.usage;
+  }
+  const config = { ...loaded, nats: { url: natsUrl, prefix, replicas } };
   const port = args.port !== undefined ? Number(args.port) : config.coordinator.httpPort;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`--port: expected a port number, got "${args.port}"\n`);
@@ -85,7 +92,10 @@ async function main(): Promise<number> {
     await nc.close();
     return PROCESS_EXIT.failed;
   }
-  const app = createApi({ coordinator, store, auth: config.auth, nc, warn: (m) => logger.warn(m) });
+  // Read models beside a PostgreSQL event store, followed by every coordinator (leader or not).
+  const projector = databaseUrl ? new Projector({ url: databaseUrl, store, onError: (e) => logger.warn({ err: e }, 'projection update failed; retrying') }) : undefined;
+  await projector?.start().catch((e: unknown) => logger.error({ err: e }, 'read models not started (drc projections rebuild can recompute them)'));
+  const app = createApi({ coordinator, store, auth: config.auth, nc, warn: (m) => logger.warn(m), projections: projector });
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
     process.stdout.write(`coordinator ${coordinator.id} listening on http://${host}:${info.port} (${store.kind} event store, ${config.workloads.length} workloads, ${coordinator.isLeader ? 'leader' : 'standby'})\n`);
   });
@@ -93,6 +103,7 @@ async function main(): Promise<number> {
     logger.info({ signal }, 'stopping');
     server.close();
     await coordinator.stop();
+    await projector?.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());
     await store.close();
     await telemetry.shutdown().catch(() => undefined);

@@ -1,20 +1,10 @@
-import { DEFAULT_POLICY, type WorkloadInput, type WorkloadSetup } from '@drc/contracts';
+import type { WorkloadInput } from '@drc/contracts';
 import { describe, expect, it } from 'vitest';
 import { foldWorkloadStream } from './fold';
 import { verifyReplay } from './replay';
-import { recordStream, simulateInputs } from './testing';
+import { recordStream, simulateInputs, testSetup } from './testing';
 
-const setup: WorkloadSetup = {
-  workloadId: 'db1',
-  primarySite: 'A',
-  sites: [
-    { siteId: 'A', priority: 1 },
-    { siteId: 'B', priority: 2 },
-  ],
-  policy: { ...DEFAULT_POLICY, debounceMs: 1000, fenceMarginMs: 200 },
-  epoch: 0,
-  at: 0,
-};
+const setup = testSetup({ policy: { fenceMarginMs: 200 } });
 
 /** A flapping primary, then a real failure with a failover (timers and results as a runtime records them). */
 function episode(): WorkloadInput[] {

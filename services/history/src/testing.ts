@@ -1,4 +1,4 @@
-import type { WorkloadInput, WorkloadSetup } from '@drc/contracts';
+import { DEFAULT_POLICY, type WorkloadInput, type WorkloadSetup } from '@drc/contracts';
 import { decideWorkload, startWorkload, stateOf, viewWorkload } from '@drc/statecharts';
 import type { HistoryEvent } from './fold';
 import { eventsForStep, registrationEvent, type Writer } from './record';
@@ -79,4 +79,60 @@ export function simulateInputs(
     apply(next.at, step.effects);
   }
   return inputs;
+}
+
+/**
+ * Not pure (random ids). A recorded site loss, for integration tests and benchmarks. Sites A
+ * (primary), B, C. `samples` replication readings of B and C, one a second after `at`; then, from
+ * `failedAt`, the episode: A's primary reported failed, site A lost 300 ms later (lease expired
+ * at +900 ms, fenced by expiry after the 200 ms margin), the 1 s debounce ends, and B (the most
+ * advanced copy, 100 positions behind A, lag 0.5 s) is promoted and verified: RTO 300 ms.
+ * Commands succeed 100 ms after they are sent, except to A, which is dark.
+ */
+export function recordSiteLoss(o: { workloadId: string; at: number; samples?: number; policy?: Partial<WorkloadSetup['policy']> }): { setup: WorkloadSetup; events: HistoryEvent[]; failedAt: number } {
+  const samples = o.samples ?? 0;
+  const setup: WorkloadSetup = {
+    workloadId: o.workloadId,
+    primarySite: 'A',
+    sites: [
+      { siteId: 'A', priority: 1 },
+      { siteId: 'B', priority: 2 },
+      { siteId: 'C', priority: 3 },
+    ],
+    policy: { ...DEFAULT_POLICY, debounceMs: 1000, fenceMarginMs: 200, ...o.policy },
+    epoch: 0,
+    at: o.at,
+  };
+  const readings: WorkloadInput[] = [];
+  for (let i = 1; i <= samples; i++) {
+    readings.push({ type: 'REPLICA_STATUS', at: o.at + i * 1000, siteId: i % 2 ? 'B' : 'C', healthy: true, role: 'replica', position: String(i), lagSeconds: 0.2 });
+  }
+  const t = o.at + (samples + 1) * 1000;
+  const p = samples;
+  const episode = simulateInputs(
+    setup,
+    [
+      { type: 'REPLICA_STATUS', at: t + 10, siteId: 'A', healthy: true, role: 'primary', position: String(p + 5000), lagSeconds: 0 },
+      { type: 'REPLICA_STATUS', at: t + 20, siteId: 'B', healthy: true, role: 'replica', position: String(p + 4900), lagSeconds: 0.5 },
+      { type: 'REPLICA_STATUS', at: t + 30, siteId: 'C', healthy: true, role: 'replica', position: String(p + 4800), lagSeconds: 1 },
+      { type: 'PRIMARY_FAILED', at: t + 1000, siteId: 'A', reason: 'unhealthy', evidence: ['probe failed: connection refused'] },
+      { type: 'SITE_STATUS', at: t + 1300, siteId: 'A', status: 'lost', leaseExpiredAt: t + 1900, evidence: ['witness C cannot reach A'] },
+      { type: 'PRIMARY_FAILED', at: t + 1300, siteId: 'A', reason: 'siteLost', evidence: ['lease expired'], leaseExpiredAt: t + 1900 },
+    ],
+    { deadSites: ['A'], until: t + 120_000 },
+  );
+  return { setup, events: recordStream(setup, [...readings, ...episode]), failedAt: t + 1000 };
+}
+
+/** Pure test helper: workload `db1` with its primary at A and replicas at the other sites, the default policy with `policy` over it. */
+export function testSetup(o: { sites?: string[]; at?: number; policy?: Partial<WorkloadSetup['policy']> } = {}): WorkloadSetup {
+  const sites = o.sites ?? ['A', 'B'];
+  return {
+    workloadId: 'db1',
+    primarySite: sites[0]!,
+    sites: sites.map((siteId, i) => ({ siteId, priority: i + 1 })),
+    policy: { ...DEFAULT_POLICY, debounceMs: 1000, ...o.policy },
+    epoch: 0,
+    at: o.at ?? 0,
+  };
 }

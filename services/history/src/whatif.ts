@@ -137,6 +137,16 @@ export function whatIf(events: ReadonlyArray<HistoryEvent>, policy: Partial<Poli
       if (next.at > horizon) break;
       if (next.input.type === 'TIMER_FIRED' && timers.get(next.input.timerId) !== next.seq) continue; // cancelled or re-armed
       if (next.input.type === 'TIMER_FIRED') timers.delete(next.input.timerId);
+      // History holds the health of the primary of ITS world. Where this world's primary is
+      // another site, that site's recorded health reports (of a running copy) stand for what the
+      // coordinator would have reported as a primary failure or recovery.
+      const derived = primaryHealthInput(snapshot.context, next.input);
+      if (derived) {
+        assumptions.push(`${derived.siteId}'s recorded health taken as a primary ${derived.type === 'PRIMARY_FAILED' ? 'failure' : 'recovery'} (it is the primary in this world)`);
+        const d = decideWorkload(snapshot, derived);
+        snapshot = d.snapshot;
+        apply(derived, d.effects);
+      }
       const step = decideWorkload(snapshot, next.input);
       snapshot = step.snapshot;
       apply(next.input, step.effects);
@@ -155,6 +165,19 @@ export function whatIf(events: ReadonlyArray<HistoryEvent>, policy: Partial<Poli
     assumptions: [...new Set(alt.assumptions)],
     finalState: { baseline: base.state, alternative: alt.state },
   };
+}
+
+/**
+ * Pure. The primary failure or recovery a health report implies in the simulated world: a
+ * running copy at the simulated primary's site reported unhealthy while the primary counts as
+ * healthy, or healthy while it counts as failed. Undefined when the report agrees.
+ */
+function primaryHealthInput(ctx: { primarySite: string; primaryFailed: boolean }, input: WorkloadInput): Extract<WorkloadInput, { type: 'PRIMARY_FAILED' | 'PRIMARY_RECOVERED' }> | undefined {
+  if (input.type !== 'REPLICA_STATUS' || input.siteId !== ctx.primarySite) return undefined;
+  if (input.role !== undefined && input.role !== 'primary' && input.role !== 'replica') return undefined; // a fenced or stopped copy says nothing
+  if (!input.healthy && !ctx.primaryFailed) return { type: 'PRIMARY_FAILED', at: input.at, siteId: input.siteId, reason: 'unhealthy', evidence: ['recorded health report of this site (what-if)'] };
+  if (input.healthy && ctx.primaryFailed) return { type: 'PRIMARY_RECOVERED', at: input.at, siteId: input.siteId };
+  return undefined;
 }
 
 /** Pure. Pairs decisions of the same type in order and says how they differ. */

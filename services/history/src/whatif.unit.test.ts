@@ -1,19 +1,9 @@
-import { DEFAULT_POLICY, type WorkloadInput, type WorkloadSetup } from '@drc/contracts';
+import type { WorkloadInput } from '@drc/contracts';
 import { describe, expect, it } from 'vitest';
-import { recordStream, simulateInputs } from './testing';
+import { recordStream, simulateInputs, testSetup } from './testing';
 import { whatIf } from './whatif';
 
-const setup: WorkloadSetup = {
-  workloadId: 'db1',
-  primarySite: 'A',
-  sites: [
-    { siteId: 'A', priority: 1 },
-    { siteId: 'B', priority: 2 },
-  ],
-  policy: { ...DEFAULT_POLICY, debounceMs: 1000, fenceMarginMs: 0, cooldownSeconds: 0 },
-  epoch: 0,
-  at: 0,
-};
+const setup = testSetup({ policy: { fenceMarginMs: 0, cooldownSeconds: 0 } });
 
 /**
  * Records a flapping episode the way the live runtime would: the primary goes unhealthy for
@@ -54,4 +44,26 @@ describe('what-if - re-running recorded inputs under another policy', () => {
     const report = whatIf(events, { debounceMs: 2000 });
     expect(report.differences.join('\n')).toMatch(/FailoverStarted would have come 1 s later/);
   });
+
+  it("takes the old primary's later health reports as its recovery in a world where it stayed primary", () => {
+    // As the live coordinator records it: once A is no longer primary, A's health arrives as
+    // replica reports, not as primary recoveries.
+    const external: WorkloadInput[] = [
+      { type: 'REPLICA_STATUS', at: 10, siteId: 'B', healthy: true, role: 'replica', position: '100', lagSeconds: 0 },
+      { type: 'PRIMARY_FAILED', at: 10_000, siteId: 'A', reason: 'unhealthy', evidence: ['flap 1'] },
+      { type: 'REPLICA_STATUS', at: 12_000, siteId: 'A', healthy: true, role: 'replica', position: '100', lagSeconds: 0 },
+      { type: 'REPLICA_STATUS', at: 14_000, siteId: 'A', healthy: false, role: 'replica', position: '100', lagSeconds: 0 },
+      { type: 'REPLICA_STATUS', at: 16_000, siteId: 'A', healthy: true, role: 'replica', position: '100', lagSeconds: 0 },
+    ];
+    const events = recordStream(setup, simulateInputs(setup, external));
+    expect(events.filter((e) => e.type === 'FailoverCompleted')).toHaveLength(1);
+    const report = whatIf(events, { debounceMs: 3000 });
+    expect(report.alternative.map((e) => e.type)).not.toContain('FailoverStarted');
+    expect(report.differences.join('\n')).toMatch(/FailoverStarted would not have happened/);
+    expect(report.assumptions.join('\n')).toMatch(/A's recorded health taken as a primary recovery/);
+    expect(report.finalState.alternative).toBe('protected');
+    // Unchanged policy: the baseline world is the recorded one, nothing derived changes it.
+    expect(whatIf(events, {}).differences).toEqual([]);
+  });
+
 });

@@ -1,7 +1,8 @@
-import type { FailoverRecord, WorkloadView } from '@drc/contracts';
+import { TIME_SPEC_HELP, type FailoverRecord, type WorkloadView } from '@drc/contracts';
 import type { Command } from 'commander';
 import { colour, stateColour, table } from '../output';
 import { clientFor, printJson, withApiOptions, type ApiOptions } from './api-options';
+import { timeOption } from './time-option';
 import { renderSites, renderWorkloads } from './status';
 
 const time = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z'));
@@ -33,7 +34,12 @@ export function renderFailovers(failovers: FailoverRecord[]): string {
   );
 }
 
-/** `drc sites`, `drc workloads`, `drc show ID`, `drc history ID`. */
+/** Pure. The failovers recorded up to a stream position (the part of history `show --at` folded). */
+export function failoversBy(failovers: FailoverRecord[], position: number): FailoverRecord[] {
+  return failovers.filter((f) => f.streamPosition <= position);
+}
+
+/** `drc sites`, `drc workloads`, `drc show ID [--at T]` (`history`, `failovers`, `report`: commands/history.ts). */
 export function registerWorkloadCommands(program: Command): void {
   withApiOptions(program.command('sites').description('sites and their health')).action(async (opts: ApiOptions) => {
     const sites = await clientFor(opts).sites();
@@ -45,25 +51,19 @@ export function registerWorkloadCommands(program: Command): void {
     if (opts.json) printJson({ workloads });
     else process.stdout.write(`${renderWorkloads(workloads)}\n`);
   });
-  withApiOptions(program.command('show').argument('<workload>').description('one workload in detail, with its failover history')).action(async (id: string, opts: ApiOptions) => {
-    const api = clientFor(opts);
-    const [workload, failovers] = await Promise.all([api.workload(id), api.failovers(id)]);
-    if (opts.json) printJson({ workload, failovers });
-    else process.stdout.write(`${renderWorkload(workload)}\n\n${renderFailovers(failovers)}\n`);
-  });
-  withApiOptions(program.command('history').argument('[workload]').description('failover history (measured RTO, achieved data loss); with --events, the recorded events'))
-    .option('--events', 'list the recorded events of the workload instead')
-    .action(async (id: string | undefined, opts: ApiOptions & { events?: boolean }) => {
+  withApiOptions(program.command('show').argument('<workload>').description('one workload in detail, with its failover history; --at: as it was at a past moment'))
+    .option('--at <time>', `rebuild the workload from its history as it was at this time (${TIME_SPEC_HELP})`, timeOption)
+    .action(async (id: string, opts: ApiOptions & { at?: string }) => {
       const api = clientFor(opts);
-      if (opts.events) {
-        if (!id) throw new Error('--events needs a workload id');
-        const events = await api.events(id);
-        if (opts.json) printJson({ events });
-        else process.stdout.write(`${table(['#', 'RECORDED', 'TYPE', 'STATE AFTER'], events.map((e) => [String(e.position), e.recordedAt ?? '', e.type, String(e.metadata?.stateAfter ?? '')]))}\n`);
+      if (opts.at !== undefined) {
+        const [past, all] = await Promise.all([api.stateAt(id, opts.at), api.failovers(id)]);
+        const failovers = failoversBy(all, past.position);
+        if (opts.json) printJson({ at: past.at, position: past.position, recordedAt: past.recordedAt, workload: past.view, failovers });
+        else process.stdout.write(`${colour('grey', `as of ${past.at} (history up to stream position ${past.position}${past.recordedAt ? `, recorded ${past.recordedAt}` : ''})`)}\n${renderWorkload(past.view)}\n\n${renderFailovers(failovers)}\n`);
         return;
       }
-      const failovers = await api.failovers(id);
-      if (opts.json) printJson({ failovers });
-      else process.stdout.write(`${renderFailovers(failovers)}\n`);
+      const [workload, failovers] = await Promise.all([api.workload(id), api.failovers(id)]);
+      if (opts.json) printJson({ workload, failovers });
+      else process.stdout.write(`${renderWorkload(workload)}\n\n${renderFailovers(failovers)}\n`);
     });
 }

@@ -21,6 +21,8 @@ export interface ApiDeps {
   nc?: { isClosed(): boolean } | undefined;
   /** Called once when auth is disabled (main.ts passes its logger's warn). */
   warn?: (message: string) => void;
+  /** The read models' status (PostgreSQL event stores only), for GET /api/v1/projections. */
+  projections?: { status(): Promise<unknown> } | undefined;
 }
 
 /** Not pure: probes the store with a cheap read; false after `ms` without an answer. */
@@ -78,6 +80,10 @@ export function createApi(deps: ApiDeps): Hono<{ Variables: AuthVariables }> {
       throw new ApiError(503, 'NOT_LEADER', `coordinator ${co.id} is a standby; the leader is ${co.leadership.holder ?? 'not known yet'}`, { leader: co.leadership.holder ?? null });
     }
     await next();
+  });
+  app.get('/api/v1/projections', async (c) => {
+    if (!deps.projections) throw new ApiError(404, 'NO_PROJECTIONS', `read models are kept only with a PostgreSQL event store (this coordinator uses ${store.kind})`);
+    return c.json(await deps.projections.status());
   });
   app.route('/api/v1', createReadRoutes(co, store));
   app.route('/api/v1', createCommandRoutes(co));

@@ -2,11 +2,15 @@ import {
   ApiErrorBodySchema,
   CommandRecordSchema,
   CommandRequestBodySchema,
+  FailoverReportSchema,
   FailoversResponseSchema,
+  ProjectionStatusSchema,
   SiteViewSchema,
   SitesResponseSchema,
   StreamStoredEventSchema,
-  WorkloadEventsResponseSchema,
+  TIME_SPEC_HELP,
+  WorkloadEventsPageSchema,
+  WorkloadStateAtSchema,
   WorkloadViewSchema,
   WorkloadsResponseSchema,
 } from '@drc/contracts';
@@ -24,6 +28,7 @@ const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string, description: string) => ({ description, content: { 'application/json': { schema: ref(name) } } });
 const error = (description: string) => json('Error', description);
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const timeQuery = (name: string, description: string) => ({ name, in: 'query', schema: { type: 'string' }, description: `${description}: ${TIME_SPEC_HELP}` });
 const read = (summary: string, okName: string, extra: Schema = {}) => ({
   summary,
   security: [{ bearer: [] }],
@@ -47,8 +52,11 @@ export function buildOpenApiDocument(): Schema {
         WorkloadView: js(WorkloadViewSchema),
         Sites: js(SitesResponseSchema),
         Workloads: js(WorkloadsResponseSchema),
-        WorkloadEvents: js(WorkloadEventsResponseSchema),
+        WorkloadEvents: js(WorkloadEventsPageSchema),
+        WorkloadStateAt: js(WorkloadStateAtSchema),
+        FailoverReport: js(FailoverReportSchema),
         Failovers: js(FailoversResponseSchema),
+        ProjectionStatus: js(ProjectionStatusSchema),
         CommandRequest: js(CommandRequestBodySchema),
         CommandRecord: js(CommandRecordSchema),
         StreamStoredEvent: js(StreamStoredEventSchema),
@@ -60,12 +68,37 @@ export function buildOpenApiDocument(): Schema {
       '/api/v1/workloads/{id}': { get: { ...read('one workload', 'WorkloadView', { 404: error('unknown workload') }), parameters: [idParam] } },
       '/api/v1/workloads/{id}/events': {
         get: {
-          ...read('the recorded events of a workload', 'WorkloadEvents', { 400: error('bad query (field named)'), 404: error('unknown workload') }),
-          parameters: [idParam, { name: 'from', in: 'query', schema: { type: 'integer', minimum: 1 } }, { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } }],
+          ...read('the recorded events of a workload, oldest first; `next` is the fromPosition of the next page when more match', 'WorkloadEvents', { 400: error('bad query (field named)'), 404: error('unknown workload') }),
+          parameters: [
+            idParam,
+            timeQuery('from', 'only events recorded at or after this time'),
+            timeQuery('to', 'only events recorded at or before this time'),
+            { name: 'fromPosition', in: 'query', schema: { type: 'integer', minimum: 1 }, description: 'first stream position to read' },
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000, default: 1000 } },
+          ],
+        },
+      },
+      '/api/v1/workloads/{id}/state': {
+        get: {
+          ...read('the workload as its history says it was at a moment: the stream folded up to the last event recorded at or before `at`', 'WorkloadStateAt', {
+            400: error('bad query (field named)'),
+            404: error('unknown workload, or nothing recorded by then'),
+          }),
+          parameters: [idParam, timeQuery('at', 'the moment (default: now)')],
+        },
+      },
+      '/api/v1/workloads/{id}/failovers/{n}/report': {
+        get: {
+          ...read('one failover reconstructed from the stream: detection, decision, fence, promote, redirect and verify times, RTO, data loss, evidence, candidates, commands, actor', 'FailoverReport', {
+            400: error('n is not a failover number'),
+            404: error('unknown workload or failover'),
+          }),
+          parameters: [idParam, { name: 'n', in: 'path', required: true, schema: { oneOf: [{ type: 'integer', minimum: 1 }, { const: 'latest' }] }, description: '1-based failover number, or latest' }],
         },
       },
       '/api/v1/workloads/{id}/failovers': { get: { ...read('failover history of a workload: measured RTO and achieved data loss', 'Failovers', { 404: error('unknown workload') }), parameters: [idParam] } },
       '/api/v1/failovers': { get: read('failover history of every workload', 'Failovers') },
+      '/api/v1/projections': { get: read('the read models in PostgreSQL (workloads, failovers): events applied, checkpoint, row counts', 'ProjectionStatus', { 404: error('no PostgreSQL event store: no read models') }) },
       '/api/v1/workloads/{id}/commands': {
         post: {
           summary: 'send an operator command (failover, switchover, failback, reprotect, drillStart, drillCleanup, approve, reject, pause, resume, acknowledge)',

@@ -1,0 +1,2 @@
+export { Projector, type ProjectorOptions, type ProjectionStatus } from './projector';
+export { projectionTables, projectionDdl, type ProjectionTables } from './tables';
