@@ -29,11 +29,20 @@ describe('NATS and the event-store PostgreSQL restarted mid-failover', () => {
     await startNats();
     pg = await startPostgresServer({ label: 'evstore' });
     await pg.sql('CREATE DATABASE drc');
+    // The agents probe each other directly (witness URLs), as deployed sites do: a NATS outage
+    // alone then leaves every agent with a majority in sight, so none fences its primary. (With
+    // NATS the only path, an outage longer than the lease fences every primary by design, and
+    // the coordinator then fails them over: chaos seed 666202623 ran this test that way.)
+    const witness = async () => `http://127.0.0.1:${await freePort()}`;
     estate = await startEstate(
       {
         coordinator: { siteLeaseTtlMs: 2000, startupGraceMs: 2000 },
         defaults: { policy: { debounceMs: 300, fenceMarginMs: 300, rpoSeconds: 10, maxDataLossSeconds: 10, promoteTimeoutMs: 8000 } },
-        sites: [{ id: 'A', priority: 1 }, { id: 'B', priority: 2 }, { id: 'C', priority: 3 }],
+        sites: [
+          { id: 'A', priority: 1, witnessUrl: await witness() },
+          { id: 'B', priority: 2, witnessUrl: await witness() },
+          { id: 'C', priority: 3, witnessUrl: await witness() },
+        ],
         workloads: [
           // Slow promotions: a window to break the infrastructure in the middle of them.
           { id: 'orders', driver: { type: 'sim', sites: { B: { actionDelayMs: 2500 } } }, primarySite: 'A', replicaSites: ['B'] },
@@ -61,7 +70,7 @@ describe('NATS and the event-store PostgreSQL restarted mid-failover', () => {
     await chaos.jitter(300);
     await nats.kill();
     // NATS stays down 2.2-3.5 s: longer than the sites' 2 s lease, so the coordinator hears no
-    // site at all for a while (a blackout), and agents hear no peer either.
+    // site at all for a while (a blackout); the agents still see each other directly.
     await chaos.jitter(3500, 2200);
     await startNats();
     const w = await eventually(async () => {
@@ -76,6 +85,7 @@ describe('NATS and the event-store PostgreSQL restarted mid-failover', () => {
     // so ledger, whose primary is at B, did not fail over (chaos run seed 1111 caught this).
     expect((await estate.workload('ledger')).epoch).toBe(0);
     expect((await estate.events('ledger')).map((e) => e.type)).not.toContain('FailoverStarted');
+    expect((await estate.events('ledger')).filter((e) => e.type === 'ReplicaStatusObserved' && e.data.role === 'fenced')).toEqual([]);
     expect((await estate.sites()).filter((x) => x.siteId !== 'A').map((x) => x.status)).toEqual(['up', 'up']);
   });
 
