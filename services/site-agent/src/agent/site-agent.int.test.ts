@@ -125,6 +125,23 @@ describe('site agent - invariant 1: an agent cut off from NATS and its peers fen
   });
 });
 
+describe('site agent - a result is never lost to a NATS outage', () => {
+  it('keeps a result it could not publish and sends it once NATS is back, without running the command again', async () => {
+    // A long lease: this test is about the result, not self-fencing.
+    const { agent, driver, proxy, results } = await startAgent({ viaProxy: true, leaseTtlMs: 60_000 });
+    proxy!.cut();
+    const c = command({ action: 'fence', epoch: 1, deadline: Date.now() + 60_000 });
+    // The command reached the agent just before the link went down; its result cannot go out now.
+    expect((await agent.onCommand(enc(c)))?.status).toBe('done');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(results).toEqual([]);
+    proxy!.restore();
+    await eventually(() => results.some((r) => r.commandId === c.commandId), 30_000, 50);
+    expect(results.filter((r) => r.commandId === c.commandId)[0]).toMatchObject({ status: 'done', epoch: 1 });
+    expect(driver.actionCounts.fence).toBe(1);
+  });
+});
+
 describe('site agent - a hung health check is a failed one', () => {
   it('reports a workload whose probe never answers as unhealthy, within the heartbeat', async () => {
     const prefix = uniquePrefix('agenthang');

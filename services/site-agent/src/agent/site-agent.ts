@@ -108,6 +108,9 @@ export class SiteAgent {
   private messages?: ConsumerMessages;
   private lastRenewedAt: number;
   private selfFenced = false;
+  /** Results NATS did not take (an outage), by command id: sent again after the next renewed lease. */
+  private readonly unsent = new Map<string, CommandResult>();
+  private resending = false;
   private beating = false;
   private stopped = false;
 
@@ -215,6 +218,7 @@ export class SiteAgent {
     if (renewed) {
       this.lastRenewedAt = this.now();
       if (this.selfFenced) this.opts.logger.info('lease renewed again after self-fencing; waiting for the coordinator');
+      void this.resendUnsent();
     }
     await this.checkLease(peers);
     if (renewed) await withTimeout(this.observe(), this.probeTimeoutMs + this.opts.heartbeatMs).catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
@@ -333,8 +337,29 @@ export class SiteAgent {
   private async publish(result: CommandResult): Promise<void> {
     try {
       await this.js.publish(this.subjects.commandResult(this.opts.siteId), encodeJson(result), { headers: traceHeaders(natsHeaders()) });
+      this.unsent.delete(result.commandId);
     } catch (e) {
-      this.opts.logger.error({ err: e, commandId: result.commandId }, 'result not published (the coordinator re-sends the command)');
+      // Kept and sent again once NATS is back: a coordinator waiting on a promotion hears of it
+      // then, not only after its command times out and is sent again. (A duplicate result is
+      // harmless: the coordinator acts on the first and dead-letters the rest.)
+      this.unsent.set(result.commandId, result);
+      this.opts.logger.error({ err: e, commandId: result.commandId }, 'result not published; kept until NATS is back');
+    }
+  }
+
+  /** Sends the results that could not be published, oldest first, one round at a time. */
+  private async resendUnsent(): Promise<void> {
+    if (this.resending || this.unsent.size === 0) return;
+    this.resending = true;
+    try {
+      for (const result of [...this.unsent.values()]) {
+        if (this.stopped) return;
+        this.opts.logger.info({ commandId: result.commandId }, 'publishing a result kept during a NATS outage');
+        await this.publish(result);
+        if (this.unsent.has(result.commandId)) return; // still down: next beat
+      }
+    } finally {
+      this.resending = false;
     }
   }
 }
