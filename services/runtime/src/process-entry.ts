@@ -60,8 +60,38 @@ export function untilStopped(shutdown: (signal: string) => Promise<void>): Promi
   });
 }
 
-/** Not pure. Runs a process's main and exits with its code; an unexpected error is printed and exits 1. */
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, statement cancelled, connection exceptions.
+  '57P01', '57P02', '57P03', '57014', '08000', '08003', '08006', '08001', '08004',
+]);
+
+/**
+ * Pure. Whether an error nobody awaited is a connection failing: postgres.js looks up array
+ * types on every new connection and drops that promise, so a connection that dies while it
+ * opens (a database restarting) rejects with no one to catch it (porsager/postgres#1192).
+ * Whoever needed the connection gets an error of its own and retries; the process is fine.
+ */
+export function isDroppedConnectionError(e: unknown): boolean {
+  if (typeof e !== 'object' || e === null) return false;
+  return CONNECTION_ERROR_CODES.has(String((e as { code?: unknown }).code ?? ''));
+}
+
+/**
+ * Not pure. Runs a process's main and exits with its code; an unexpected error is printed and
+ * exits 1. So does a rejection nobody handled, unless it is a connection failing
+ * (isDroppedConnectionError): that one is reported and the process goes on.
+ */
 export function runProcess(name: string, main: () => Promise<number>): void {
+  process.on('unhandledRejection', (e: unknown) => {
+    if (isDroppedConnectionError(e)) {
+      process.stderr.write(`${name}: a connection failed with no caller waiting on it (${(e as { code?: unknown }).code}: ${(e as Error).message}); ignored, the calls that need it fail and retry on their own\n`);
+      return;
+    }
+    process.stderr.write(`${name} crashed: unhandled rejection: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(PROCESS_EXIT.failed);
+  });
   main().then(
     (code) => process.exit(code),
     (e: unknown) => {
