@@ -1,3 +1,4 @@
+import { stripVTControlCharacters } from 'node:util';
 import { createTestDatabase, startProcess, type TestDatabase } from '@drc/test-kit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { repoRoot } from './harness';
@@ -23,7 +24,7 @@ describe('npm run demo (README)', () => {
       env: { DATABASE_URL: db.url },
     });
     const code = await demo.exited;
-    const out = demo.output().replace(/\u001b\[[0-9;]*m/g, '');
+    const out = stripVTControlCharacters(demo.output());
     const moved = /all (\d+) workloads of fra run elsewhere/.exec(out);
     expect(moved, out.slice(-2000)).not.toBeNull();
     expect(Number(moved![1])).toBeGreaterThan(0);
