@@ -100,6 +100,7 @@ export class Coordinator {
   private listeners = new Set<(view: WorkloadView) => void>();
   private readonly startedAt: number;
   private ready = false;
+  private stopping = false;
   readonly metrics: Metrics;
   private elector?: LeaderElector;
   private activation: Promise<void> = Promise.resolve();
@@ -168,7 +169,7 @@ export class Coordinator {
       now: this.now,
     });
     this.elector.onChange((state) => {
-      this.activation = this.activation.then(() => (state.leader ? this.activate(state) : this.deactivate(state))).catch((e: unknown) => {
+      this.activation = this.activation.then(() => (state.leader ? this.activateUntilDone(state) : this.deactivate(state))).catch((e: unknown) => {
         logger.error({ err: e }, 'leadership change failed');
       });
     });
@@ -184,6 +185,25 @@ export class Coordinator {
 
   get leadership(): LeadershipState {
     return this.elector?.current ?? { leader: false, leaderEpoch: 0 };
+  }
+
+  /**
+   * activate(), tried again while this coordinator still holds the lease of that epoch. A leader
+   * that holds the lease but does not act blocks every failover until it dies: a NATS node
+   * killed under it once made its consumer lookup time out, and it stayed so (chaos seed 1518).
+   */
+  private async activateUntilDone(state: LeadershipState): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.activate(state);
+        return;
+      } catch (e) {
+        if (!this.isLeader || this.leadership.leaderEpoch !== state.leaderEpoch || this.stopping) throw e;
+        const retryInMs = Math.min(5_000, 250 * 2 ** attempt);
+        this.opts.logger.warn({ err: e, attempt, retryInMs, leaderEpoch: state.leaderEpoch }, 'could not take up the lead; trying again');
+        await new Promise((r) => setTimeout(r, retryInMs));
+      }
+    }
   }
 
   /** Becomes the acting coordinator: rehydrate every workload from the store, re-arm, consume. */
@@ -277,6 +297,7 @@ export class Coordinator {
 
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopping = true;
     if (this.tick) clearInterval(this.tick);
     this.hbSub?.unsubscribe();
     if (this.consuming) await this.messages?.close();
