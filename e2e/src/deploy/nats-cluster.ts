@@ -67,8 +67,29 @@ export function findExecutable(name: string): string | undefined {
   return undefined;
 }
 
-/** Starts the shipped 3-node cluster config on free loopback ports and temp folders; resolves when every node is ready. */
+/**
+ * Starts the shipped 3-node cluster config on free loopback ports and temp folders; resolves
+ * when every node is ready. A free port is only free until nats-server binds it, and tests in
+ * other files start servers meanwhile: a node that finds its port taken starts the cluster
+ * over on fresh ports (chaos seed 1609 lost a route port to another test's HTTP server).
+ */
 export async function startDeployNatsCluster(label = 'deploy-nats'): Promise<DeployNatsCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(label);
+    } catch (e) {
+      if (attempt < 3 && e instanceof PortTakenError) {
+        process.stdout.write(`[deploy nats] ${e.message}; starting the cluster again on other ports\n`);
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+class PortTakenError extends Error {}
+
+async function startClusterOnce(label: string): Promise<DeployNatsCluster> {
   const natsServer = findExecutable('nats-server');
   if (!natsServer) throw new Error('nats-server not found (Debian package nats-server)');
   const dir = mkdtempSync(join(tmpdir(), `drc-${label}-`));
@@ -98,15 +119,25 @@ export async function startDeployNatsCluster(label = 'deploy-nats'): Promise<Dep
       const proc = startProcess({ name, command: natsServer, args: ['-c', file], env: { ...env, NATS_SERVER_NAME: name }, logFile: join(dir, `${name}.log`) });
       nodes.push({ name, ports: ports[i]!, process: proc });
     }
-    await Promise.all(nodes.map((n) => n.process.waitFor(/Server is ready/, 20_000)));
+    // A node that exits (a port taken, a bad config) fails the start at once.
+    const exited = Promise.race(nodes.map((n) => n.process.exited.then(() => n))).then((n) => {
+      throw new Error(`${n.name} exited while the cluster started`);
+    });
+    exited.catch(() => undefined);
+    await Promise.race([exited, Promise.all(nodes.map((n) => n.process.waitFor(/Server is ready/, 20_000)))]);
     // Ready to serve clients is not ready for JetStream: wait until the routes are up and the
     // JetStream meta group has a leader every node knows (the monitoring port says so).
-    await eventually(async () => {
-      const all = await Promise.all(nodes.map((n) => monitor<{ meta_cluster?: { leader?: string } }>(n.ports, '/jsz')));
-      return all.every((j) => Boolean(j.meta_cluster?.leader));
-    }, 30_000, 200);
+    await Promise.race([
+      exited,
+      eventually(async () => {
+        const all = await Promise.all(nodes.map((n) => monitor<{ meta_cluster?: { leader?: string } }>(n.ports, '/jsz')));
+        return all.every((j) => Boolean(j.meta_cluster?.leader));
+      }, 30_000, 200),
+    ]);
   } catch (e) {
     await stop();
+    const taken = nodes.find((n) => /address already in use/.test(n.process.output()));
+    if (taken) throw new PortTakenError(`${taken.name} found one of its ports taken`, { cause: e });
     throw e;
   }
   return { dir, nodes, url: (i = 0) => `nats://127.0.0.1:${ports[i]!.client}`, passwords, stop };
