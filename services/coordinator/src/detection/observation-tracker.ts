@@ -1,17 +1,34 @@
-import type { Observation, WorkloadInput, WorkloadObservation, WorkloadView } from '@drc/contracts';
+import type { Observation, WorkloadInput, WorkloadRole, WorkloadView } from '@drc/contracts';
 
-interface Latest {
-  obs: WorkloadObservation;
-  at: number;
+/**
+ * One copy of a workload at one site: the facts its agent last reported, and the facts last
+ * recorded in the workload's stream. Kept in place and overwritten field by field: holding on to
+ * each message's own objects for the second until the next one would move 20,000 of them a
+ * second into V8's old generation (they outlive two young-generation collections), which then
+ * fills with dead copies and costs full collections in the middle of decisions.
+ */
+interface CopySlot {
+  readonly siteId: string;
+  role: WorkloadRole;
+  healthy: boolean;
+  hasReplication: boolean;
+  position: string | undefined;
+  lagSeconds: number | undefined;
+  /** Whether anything was recorded for this copy yet; the fed* fields are meaningless before. */
+  fed: boolean;
+  fedRole: WorkloadRole;
+  fedHealthy: boolean;
+  fedAboveRpo: boolean;
+  fedPosition: string | undefined;
+  fedLagSeconds: number | undefined;
+  fedAt: number;
 }
 
-interface Fed {
-  role: string;
-  healthy: boolean;
-  aboveRpo: boolean;
-  position?: string | undefined;
-  lagSeconds?: number | undefined;
-  at: number;
+/** Everything the tracker keeps for one workload (one lookup per copy per message). */
+interface WorkloadSlots {
+  primaryDown: boolean;
+  /** In the order the sites were first heard of (the order fresh replica facts are recorded in). */
+  copies: CopySlot[];
 }
 
 /** Pure. A stable offset in [0, period) from a name (FNV-1a). */
@@ -34,28 +51,34 @@ export interface WorkloadInputFor {
  * stream records) the freshest replica facts. Keeps state; takes time as an argument.
  */
 export class ObservationTracker {
-  private readonly latest = new Map<string, Map<string, Latest>>();
-  private readonly fed = new Map<string, Map<string, Fed>>();
-  private readonly primaryDown = new Map<string, boolean>();
+  private readonly workloads = new Map<string, WorkloadSlots>();
 
   constructor(private readonly opts: { refreshMs: number }) {}
 
-  /** Inputs caused by one observation message. `viewOf` gives each workload's current view. */
-  observe(msg: Observation, receivedAt: number, viewOf: (workloadId: string) => WorkloadView | undefined): WorkloadInputFor[] {
+  /**
+   * Inputs caused by one observation message. `viewOf` gives each workload's current view (its
+   * second argument is the copy's index in the message, for a caller that resolved them already).
+   */
+  observe(msg: Observation, receivedAt: number, viewOf: (workloadId: string, index: number) => WorkloadView | undefined): WorkloadInputFor[] {
     const out: WorkloadInputFor[] = [];
-    for (const w of msg.workloads) {
-      const view = viewOf(w.workloadId);
+    const copies = msg.workloads;
+    for (let i = 0; i < copies.length; i++) {
+      const w = copies[i]!;
+      const view = viewOf(w.workloadId, i);
       if (!view) continue;
-      let bySite = this.latest.get(w.workloadId);
-      if (!bySite) this.latest.set(w.workloadId, (bySite = new Map()));
-      bySite.set(msg.siteId, { obs: w, at: receivedAt });
+      let slots = this.workloads.get(w.workloadId);
+      if (!slots) this.workloads.set(w.workloadId, (slots = { primaryDown: false, copies: [] }));
+      const slot = slotOf(slots, msg.siteId);
+      slot.role = w.role;
+      slot.healthy = w.healthy;
+      slot.hasReplication = w.replication !== undefined;
+      slot.position = w.replication?.position;
+      slot.lagSeconds = w.replication?.lagSeconds;
 
-      const isPrimarySite = msg.siteId === view.primarySite;
-      if (isPrimarySite) {
+      if (msg.siteId === view.primarySite) {
         const down = !w.healthy || (w.role !== 'primary' && w.role !== 'unknown');
-        const wasDown = this.primaryDown.get(w.workloadId) ?? false;
-        if (down && !wasDown) {
-          out.push(...this.freshReplicaInputs(w.workloadId, msg.siteId, receivedAt, view));
+        if (down && !slots.primaryDown) {
+          this.pushFreshReplicaInputs(out, w.workloadId, slots, msg.siteId, receivedAt, view);
           out.push({
             workloadId: w.workloadId,
             input: {
@@ -66,12 +89,12 @@ export class ObservationTracker {
               evidence: [`agent ${msg.agentId} reports ${w.workloadId} at ${msg.siteId}: role ${w.role}, ${w.healthy ? 'healthy' : 'unhealthy'}${w.detail ? ` (${w.detail})` : ''}`],
             },
           });
-        } else if (!down && wasDown) {
+        } else if (!down && slots.primaryDown) {
           out.push({ workloadId: w.workloadId, input: { type: 'PRIMARY_RECOVERED', at: receivedAt, siteId: msg.siteId } });
         }
-        this.primaryDown.set(w.workloadId, down);
+        slots.primaryDown = down;
       }
-      const status = this.statusInput(w.workloadId, msg.siteId, w, receivedAt, view, false);
+      const status = this.statusInput(w.workloadId, slot, receivedAt, view, false);
       if (status) out.push(status);
     }
     return out;
@@ -79,51 +102,69 @@ export class ObservationTracker {
 
   /** The site's workload went through a failover: forget the primary's down flag. */
   resetPrimary(workloadId: string): void {
-    this.primaryDown.delete(workloadId);
+    const slots = this.workloads.get(workloadId);
+    if (slots) slots.primaryDown = false;
   }
 
   /** The primary's site was declared lost: a healthy report from it later means it recovered. */
   markPrimaryDown(workloadId: string): void {
-    this.primaryDown.set(workloadId, true);
+    let slots = this.workloads.get(workloadId);
+    if (!slots) this.workloads.set(workloadId, (slots = { primaryDown: false, copies: [] }));
+    slots.primaryDown = true;
   }
 
   /** REPLICA_STATUS inputs for every other site whose latest facts were not recorded yet. */
   freshReplicaInputs(workloadId: string, excludeSite: string, at: number, view: WorkloadView): WorkloadInputFor[] {
     const out: WorkloadInputFor[] = [];
-    for (const [siteId, l] of this.latest.get(workloadId) ?? []) {
-      if (siteId === excludeSite) continue;
-      const s = this.statusInput(workloadId, siteId, l.obs, at, view, true);
-      if (s) out.push(s);
-    }
+    const slots = this.workloads.get(workloadId);
+    if (slots) this.pushFreshReplicaInputs(out, workloadId, slots, excludeSite, at, view);
     return out;
   }
 
-  private statusInput(workloadId: string, siteId: string, w: WorkloadObservation, at: number, view: WorkloadView, force: boolean): WorkloadInputFor | undefined {
-    let bySite = this.fed.get(workloadId);
-    if (!bySite) this.fed.set(workloadId, (bySite = new Map()));
-    const prev = bySite.get(siteId);
-    const lag = w.replication?.lagSeconds;
+  private pushFreshReplicaInputs(out: WorkloadInputFor[], workloadId: string, slots: WorkloadSlots, excludeSite: string, at: number, view: WorkloadView): void {
+    for (const slot of slots.copies) {
+      if (slot.siteId === excludeSite) continue;
+      const s = this.statusInput(workloadId, slot, at, view, true);
+      if (s) out.push(s);
+    }
+  }
+
+  private statusInput(workloadId: string, slot: CopySlot, at: number, view: WorkloadView, force: boolean): WorkloadInputFor | undefined {
+    const lag = slot.lagSeconds;
     const aboveRpo = lag !== undefined && lag > view.policy.rpoSeconds;
-    const changedMeaning = !prev || prev.role !== w.role || prev.healthy !== w.healthy || prev.aboveRpo !== aboveRpo;
-    const moved = prev !== undefined && (prev.position !== w.replication?.position || prev.lagSeconds !== lag);
-    const due = prev !== undefined && at - prev.at >= this.opts.refreshMs;
+    const changedMeaning = !slot.fed || slot.fedRole !== slot.role || slot.fedHealthy !== slot.healthy || slot.fedAboveRpo !== aboveRpo;
+    const moved = slot.fed && (slot.fedPosition !== slot.position || slot.fedLagSeconds !== lag);
+    const due = slot.fed && at - slot.fedAt >= this.opts.refreshMs;
     if (!changedMeaning && !(moved && (due || force))) return undefined;
     // The first record of a copy is dated back by a fixed share of the refresh period (from the
     // workload and site names), so that thousands of copies first seen together do not all come
     // due in the same second every period: the refreshes spread evenly instead of arriving as
     // one burst of appends that failure reports would queue behind.
-    const recordedAt = prev ? at : at - spread(`${workloadId}/${siteId}`, this.opts.refreshMs);
-    bySite.set(siteId, { role: w.role, healthy: w.healthy, aboveRpo, position: w.replication?.position, lagSeconds: lag, at: recordedAt });
+    slot.fedAt = slot.fed ? at : at - spread(`${workloadId}/${slot.siteId}`, this.opts.refreshMs);
+    slot.fed = true;
+    slot.fedRole = slot.role;
+    slot.fedHealthy = slot.healthy;
+    slot.fedAboveRpo = aboveRpo;
+    slot.fedPosition = slot.position;
+    slot.fedLagSeconds = lag;
     return {
       workloadId,
       input: {
         type: 'REPLICA_STATUS',
         at,
-        siteId,
-        healthy: w.healthy,
-        role: w.role,
-        ...(w.replication ? { position: w.replication.position, lagSeconds: w.replication.lagSeconds } : {}),
+        siteId: slot.siteId,
+        healthy: slot.healthy,
+        role: slot.role,
+        ...(slot.hasReplication ? { position: slot.position!, lagSeconds: slot.lagSeconds! } : {}),
       },
     };
   }
+}
+
+/** The slot of one site's copy, made on first report (sites keep the order they were first heard in). */
+function slotOf(slots: WorkloadSlots, siteId: string): CopySlot {
+  for (const c of slots.copies) if (c.siteId === siteId) return c;
+  const c: CopySlot = { siteId, role: 'unknown', healthy: false, hasReplication: false, position: undefined, lagSeconds: undefined, fed: false, fedRole: 'unknown', fedHealthy: false, fedAboveRpo: false, fedPosition: undefined, fedLagSeconds: undefined, fedAt: 0 };
+  slots.copies.push(c);
+  return c;
 }

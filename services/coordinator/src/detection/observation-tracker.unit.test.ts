@@ -1,7 +1,8 @@
-import type { Observation, WorkloadView } from '@drc/contracts';
+import type { Observation, WorkloadInput, WorkloadObservation, WorkloadView } from '@drc/contracts';
 import { DEFAULT_POLICY } from '@drc/contracts';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ObservationTracker } from './observation-tracker';
+import { ObservationTracker, type WorkloadInputFor } from './observation-tracker';
 
 const view = (id: string): WorkloadView => ({
   workloadId: id,
@@ -62,5 +63,126 @@ describe('observation tracker - the stream records meaning, not every sample', (
     for (let s = 1; s <= 30; s++) perSecond.push(t.observe(obs('B', ids, s * 1000), s * 1000, view).length);
     expect(perSecond.reduce((a, b) => a + b, 0)).toBe(3000); // each copy refreshed once in its first period
     expect(Math.max(...perSecond)).toBeLessThan(300); // ~100 a second, not 3,000 at once
+  });
+});
+
+/**
+ * The tracker as it was first written (maps of the messages' own objects), kept here as the
+ * model the in-place tracker must agree with: same inputs, same order, for any sequence.
+ */
+class ReferenceTracker {
+  private readonly latest = new Map<string, Map<string, { obs: WorkloadObservation; at: number }>>();
+  private readonly fed = new Map<string, Map<string, { role: string; healthy: boolean; aboveRpo: boolean; position?: string | undefined; lagSeconds?: number | undefined; at: number }>>();
+  private readonly primaryDown = new Map<string, boolean>();
+  constructor(private readonly refreshMs: number) {}
+
+  observe(msg: Observation, receivedAt: number, viewOf: (id: string) => WorkloadView | undefined): WorkloadInputFor[] {
+    const out: WorkloadInputFor[] = [];
+    for (const w of msg.workloads) {
+      const view = viewOf(w.workloadId);
+      if (!view) continue;
+      let bySite = this.latest.get(w.workloadId);
+      if (!bySite) this.latest.set(w.workloadId, (bySite = new Map()));
+      bySite.set(msg.siteId, { obs: w, at: receivedAt });
+      if (msg.siteId === view.primarySite) {
+        const down = !w.healthy || (w.role !== 'primary' && w.role !== 'unknown');
+        const wasDown = this.primaryDown.get(w.workloadId) ?? false;
+        if (down && !wasDown) {
+          out.push(...this.freshReplicaInputs(w.workloadId, msg.siteId, receivedAt, view));
+          out.push({ workloadId: w.workloadId, input: { type: 'PRIMARY_FAILED', at: receivedAt, siteId: msg.siteId, reason: w.role === 'stopped' ? 'stopped' : 'unhealthy', evidence: [`agent ${msg.agentId} reports ${w.workloadId} at ${msg.siteId}: role ${w.role}, ${w.healthy ? 'healthy' : 'unhealthy'}${w.detail ? ` (${w.detail})` : ''}`] } });
+        } else if (!down && wasDown) {
+          out.push({ workloadId: w.workloadId, input: { type: 'PRIMARY_RECOVERED', at: receivedAt, siteId: msg.siteId } });
+        }
+        this.primaryDown.set(w.workloadId, down);
+      }
+      const status = this.statusInput(w.workloadId, msg.siteId, w, receivedAt, view, false);
+      if (status) out.push(status);
+    }
+    return out;
+  }
+  resetPrimary(id: string): void {
+    this.primaryDown.delete(id);
+  }
+  markPrimaryDown(id: string): void {
+    this.primaryDown.set(id, true);
+  }
+  freshReplicaInputs(id: string, excludeSite: string, at: number, view: WorkloadView): WorkloadInputFor[] {
+    const out: WorkloadInputFor[] = [];
+    for (const [siteId, l] of this.latest.get(id) ?? []) {
+      if (siteId === excludeSite) continue;
+      const s = this.statusInput(id, siteId, l.obs, at, view, true);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+  private statusInput(id: string, siteId: string, w: WorkloadObservation, at: number, view: WorkloadView, force: boolean): WorkloadInputFor | undefined {
+    let bySite = this.fed.get(id);
+    if (!bySite) this.fed.set(id, (bySite = new Map()));
+    const prev = bySite.get(siteId);
+    const lag = w.replication?.lagSeconds;
+    const aboveRpo = lag !== undefined && lag > view.policy.rpoSeconds;
+    const changedMeaning = !prev || prev.role !== w.role || prev.healthy !== w.healthy || prev.aboveRpo !== aboveRpo;
+    const moved = prev !== undefined && (prev.position !== w.replication?.position || prev.lagSeconds !== lag);
+    const due = prev !== undefined && at - prev.at >= this.refreshMs;
+    if (!changedMeaning && !(moved && (due || force))) return undefined;
+    let h = 0x811c9dc5;
+    const name = `${id}/${siteId}`;
+    for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+    bySite.set(siteId, { role: w.role, healthy: w.healthy, aboveRpo, position: w.replication?.position, lagSeconds: lag, at: prev ? at : at - (h % Math.max(1, this.refreshMs)) });
+    const input: WorkloadInput = { type: 'REPLICA_STATUS', at, siteId, healthy: w.healthy, role: w.role, ...(w.replication ? { position: w.replication.position, lagSeconds: w.replication.lagSeconds } : {}) };
+    return { workloadId: id, input };
+  }
+}
+
+describe('observation tracker - in-place slots agree with the straightforward model', () => {
+  const SITES = ['A', 'B', 'C'] as const;
+  const IDS = ['w1', 'w2', 'w3'] as const;
+  const copyArb = fc.record({
+    workloadId: fc.constantFrom(...IDS),
+    role: fc.constantFrom('primary' as const, 'replica' as const, 'replica' as const, 'fenced' as const, 'stopped' as const, 'unknown' as const),
+    healthy: fc.boolean(),
+    detail: fc.option(fc.constantFrom('probe failed', 'timeout'), { nil: undefined }),
+    replication: fc.option(fc.record({ position: fc.constantFrom('0', '10', '11', '500'), lagSeconds: fc.constantFrom(0, 0.2, 5, 20) }), { nil: undefined }),
+  });
+  const stepArb = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('observe' as const), site: fc.constantFrom(...SITES), copies: fc.array(copyArb, { maxLength: 4 }), advance: fc.integer({ min: 0, max: 20_000 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('siteLost' as const), id: fc.constantFrom(...IDS), site: fc.constantFrom(...SITES), advance: fc.integer({ min: 0, max: 5_000 }) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('reset' as const), id: fc.constantFrom(...IDS) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('movePrimary' as const), id: fc.constantFrom(...IDS), site: fc.constantFrom(...SITES), rpo: fc.constantFrom(1, 10, 30) }) },
+  );
+
+  it('gives the same inputs in the same order for any sequence of reports and site events', () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 60 }), (steps) => {
+        const refreshMs = 30_000;
+        const fast = new ObservationTracker({ refreshMs });
+        const model = new ReferenceTracker(refreshMs);
+        const views = new Map<string, WorkloadView>(IDS.map((id) => [id, { ...view(id), replicas: SITES.map((s, i) => ({ siteId: s, role: i === 0 ? 'primary' : 'replica', healthy: true, priority: i + 1 })) }]));
+        let now = 1_000_000;
+        let seq = 0;
+        for (const step of steps) {
+          if (step.kind === 'observe') {
+            now += step.advance;
+            const msg: Observation = { kind: 'observation', v: 1, siteId: step.site, agentId: `${step.site}@p`, seq: ++seq, observedAt: now, workloads: step.copies };
+            const a = fast.observe(msg, now, (id) => views.get(id));
+            const b = model.observe(msg, now, (id) => views.get(id));
+            expect(a).toEqual(b);
+          } else if (step.kind === 'siteLost') {
+            now += step.advance;
+            const v = views.get(step.id)!;
+            fast.markPrimaryDown(step.id);
+            model.markPrimaryDown(step.id);
+            expect(fast.freshReplicaInputs(step.id, step.site, now, v)).toEqual(model.freshReplicaInputs(step.id, step.site, now, v));
+          } else if (step.kind === 'reset') {
+            fast.resetPrimary(step.id);
+            model.resetPrimary(step.id);
+          } else {
+            const v = views.get(step.id)!;
+            views.set(step.id, { ...v, primarySite: step.site, policy: { ...v.policy, rpoSeconds: step.rpo } });
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
   });
 });
