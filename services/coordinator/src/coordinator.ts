@@ -456,6 +456,16 @@ export class Coordinator {
       this.stats.staleDropped++; // a backlog from before a restart: facts too old to act on
       return;
     }
+    if (this.sites.status(msg.siteId) === 'lost') {
+      // A lost site stays lost until its own heartbeat is heard (heartbeats are not stored, so
+      // one proves the agent is alive now). Until then its observations are old news: a backlog
+      // redelivered to a coordinator that just took the lead, say. Taken as facts, a healthy
+      // report written before the site went dark would cancel its primary's failover (PRIMARY_
+      // RECOVERED) and, with no later report to come, leave the workload on a lost site (chaos seed 1902).
+      this.stats.staleDropped++;
+      this.opts.logger.debug({ siteId: msg.siteId, seq: msg.seq }, 'observation from a lost site not taken');
+      return;
+    }
     const origin: Origin = { actor: { kind: 'agent', id: msg.agentId }, correlationId: `${msg.agentId}:${msg.seq}` };
     const inputs = this.observations.observe(msg, now, (_id, i) => views[i]);
     await Promise.all(inputs.map((x) => this.submit(x.workloadId, x.input, origin)));
