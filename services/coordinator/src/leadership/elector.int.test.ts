@@ -42,6 +42,54 @@ describe('leader election through a NATS KV lease', () => {
     await b.stop();
   });
 
+  it('a leader whose renewals are answered late stops acting before a standby can take over', async () => {
+    const bucket3 = `${bucket}_3`;
+    // A's link answers late: every reply reaches it 800 ms after the server acted on the request
+    // (TTL 900 ms, so a renewal is valid for 600 ms). Once A is leader, it renews one last time
+    // and then hangs. B, on a prompt link, takes over 900 ms after it saw that last renewal.
+    const delayMs = 800;
+    let afterReply: ((subject: string) => void) | undefined;
+    const slow = new Proxy(nc, {
+      get(target, prop) {
+        if (prop === 'request') {
+          return async (...args: Parameters<NatsConnection['request']>) => {
+            const reply = await target.request(...args);
+            await new Promise((r) => setTimeout(r, delayMs));
+            afterReply?.(args[0]);
+            return reply;
+          };
+        }
+        const v = Reflect.get(target, prop, target) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const a = new LeaderElector({ nc: slow, bucket: bucket3, candidateId: 'a', ttlMs: 900, logger });
+    await a.start();
+    expect(a.current.leader).toBe(true);
+    const b = new LeaderElector({ nc, bucket: bucket3, candidateId: 'b', ttlMs: 900, logger });
+    await b.start();
+    await new Promise<void>((resolve) => {
+      afterReply = (subject) => {
+        if (!subject.startsWith(`$KV.${bucket3}.`)) return; // a renewal (A leads, so it only renews)
+        (a as unknown as { running: boolean }).running = false; // A hangs right after this renewal
+        afterReply = undefined;
+        resolve();
+      };
+    });
+    let both = 0;
+    let bLed = false;
+    const until = Date.now() + 2500;
+    while (Date.now() < until) {
+      if (a.isLeader() && b.isLeader()) both++;
+      bLed ||= b.isLeader();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(bLed, 'B took over').toBe(true);
+    expect(both, 'samples in which A and B both thought they were leader').toBe(0);
+    await b.stop();
+    await new Kvm(nc).open(bucket3).then((kv) => kv.destroy());
+  });
+
   it('hands over at once when the leader stops cleanly', async () => {
     const bucket2 = `${bucket}_2`;
     const a = new LeaderElector({ nc, bucket: bucket2, candidateId: 'a', ttlMs: 20_000, logger });

@@ -38,7 +38,8 @@ export interface ElectorOptions {
  * takes over only after it has seen NO change of the key for a whole TTL, measured on its own
  * clock (no clock comparison between machines), and only by a compare-and-set that bumps
  * the leader epoch. A leader that cannot renew steps down before its TTL runs out (at
- * ttl × 2/3 without a successful renewal), so the old leader has stopped before a standby starts.
+ * ttl × 2/3 after sending its last renewal that succeeded), so the old leader has stopped before a
+ * standby starts.
  */
 export class LeaderElector {
   private kv?: KV;
@@ -113,9 +114,13 @@ export class LeaderElector {
 
   private async renew(): Promise<void> {
     const lease: Lease = { holder: this.opts.candidateId, leaderEpoch: this.state.leaderEpoch, released: false };
+    // The lease runs from when the renewal was sent, not from when its answer came back: a
+    // standby starts counting the TTL when it sees the new revision, which can be long before a
+    // slow answer reaches this leader.
+    const sentAt = this.now();
     try {
       this.revision = await this.kv!.update(this.key, JSON.stringify(lease), this.revision);
-      this.lastRenewedAt = this.now();
+      this.lastRenewedAt = sentAt;
     } catch (e) {
       const lost = /wrong last sequence/i.test(String((e as Error).message));
       if (lost || !this.isLeader()) {
