@@ -264,7 +264,10 @@ describe.skipIf(!natsServer)('deploy/nats - the shipped 3-node cluster with per-
         return consumer.delivered.stream_seq >= stream.state.last_seq - 3 && consumer.num_pending === 0;
       }, 45_000);
 
-      const before = await api<{ primarySite: string; epoch: number }>('/api/v1/workloads/orders-db');
+      // The coordinator may have stepped down meanwhile and taken the lead again: a leader that
+      // cannot renew its lease within 2/3 of the TTL stops acting (the lease bucket's stream leader
+      // is being re-elected), and until it is active again its API answers 503 NOT_LEADER (seed 2103).
+      const before = await eventually(() => api<{ primarySite: string; epoch: number }>('/api/v1/workloads/orders-db'), 30_000);
       expect(before.primarySite).toBe('fra');
       await chaos.jitter(1000);
       const lostAt = Date.now();
