@@ -79,6 +79,16 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/** Pure. The workload a command is for, read without validating it ('' when there is none: handleCommand judges it). */
+function workloadKeyOf(data: Uint8Array): string {
+  try {
+    const v = decodeJson(data) as { workloadId?: unknown } | null;
+    return typeof v?.workloadId === 'string' ? v.workloadId : '';
+  } catch {
+    return '';
+  }
+}
+
 interface Remembered {
   result: CommandResult;
 }
@@ -111,6 +121,8 @@ export class SiteAgent {
   /** Results NATS did not take (an outage), by command id: sent again after the next renewed lease. */
   private readonly unsent = new Map<string, CommandResult>();
   private resending = false;
+  /** The last command queued for each workload (run or waiting): the next one runs after it. */
+  private readonly commandQueues = new Map<string, Promise<void>>();
   private beating = false;
   private stopped = false;
 
@@ -160,10 +172,22 @@ export class SiteAgent {
     this.messages = await consumer.consume(pullOptions(64));
     const messages = this.messages;
     void (async () => {
+      // Workloads side by side, each workload's commands one after the other in the order they
+      // came: one at a time for the whole site let a 90 s exec fence of one workload hold another
+      // workload's fence until 64 s past its deadline. (A redelivered command id queues behind
+      // its first delivery on the same workload, so it is answered from memory, never run twice.)
       for await (const m of messages) {
-        // The coordinator's decision span (NATS headers) is the parent of the execution span.
-        await runWithMessageContext(m.headers, () => this.onCommand(m.data));
-        m.ack();
+        const key = workloadKeyOf(m.data);
+        const before = this.commandQueues.get(key) ?? Promise.resolve();
+        const queued: Promise<void> = before
+          // The coordinator's decision span (NATS headers) is the parent of the execution span.
+          .then(() => runWithMessageContext(m.headers, () => this.onCommand(m.data)))
+          .catch((e: unknown) => this.opts.logger.error({ err: e, workloadId: key }, 'command handling failed'))
+          .then(() => {
+            m.ack();
+            if (this.commandQueues.get(key) === queued) this.commandQueues.delete(key);
+          });
+        this.commandQueues.set(key, queued);
       }
     })();
     await this.opts.witness?.start();
