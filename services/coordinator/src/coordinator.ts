@@ -31,7 +31,7 @@ import {
 import type { Tracer } from '@opentelemetry/api';
 import { ObservationTracker, SiteTracker, type SiteTransition } from './detection/index';
 import { createCommandDispatcher } from './dispatch/index';
-import { deadLetterFor, validateAgentMessage } from './ingest/index';
+import { checkCommandResult, deadLetterFor, validateAgentMessage } from './ingest/index';
 import { WorkloadRunner, type Origin, type StepOutcome, type Writer } from './loop/index';
 import { createMetrics, type Metrics } from './metrics/index';
 import { LeaderElector, type LeadershipState } from './leadership/index';
@@ -427,7 +427,7 @@ export class Coordinator {
     const msg = v.message;
     this.metrics.onAgentMessage(msg.kind);
     if (msg.kind === 'observation') return this.onObservation(subject, data, msg);
-    if (msg.kind === 'commandResult') return this.onCommandResult(subject, data, msg);
+    if (msg.kind === 'commandResult') return this.onCommandResult(subject, data, msg, v.siteId);
     return this.deadLetter(subject, data, `heartbeats belong on ${this.subjects.heartbeat(msg.siteId)}`, []);
   }
 
@@ -471,29 +471,29 @@ export class Coordinator {
     await Promise.all(inputs.map((x) => this.submit(x.workloadId, x.input, origin)));
   }
 
-  private async onCommandResult(subject: string, data: Uint8Array, msg: CommandResult): Promise<void> {
+  /** `fromSite`: the site of the subject the result came on (validated), the only word on who sent it. */
+  private async onCommandResult(subject: string, data: Uint8Array, msg: CommandResult, fromSite: string): Promise<void> {
     const runner = this.runners.get(msg.workloadId);
     if (!runner) {
       return this.deadLetter(subject, data, `unknown workload "${msg.workloadId}"`, [{ path: 'workloadId', message: 'unknown workload' }]);
     }
-    // Only a result the workload is waiting for is an input; anything else (unknown id, stale
-    // epoch, a second answer) would only add noise to the history.
+    // Only a result the workload is waiting for, from the site it was sent to, is an input;
+    // anything else (unknown id, stale epoch, a second answer, another site) is dead-lettered.
     await runner.idle();
-    if (!runner.hasPendingCommand(msg.commandId)) {
-      return this.deadLetter(subject, data, `no pending command "${msg.commandId}" for ${msg.workloadId} (unknown, stale epoch ${msg.epoch}, or already answered)`, [{ path: 'commandId', message: 'not pending' }]);
-    }
+    const verdict = checkCommandResult(msg, fromSite, runner.pendingCommand(msg.commandId));
+    if (!verdict.ok) return this.deadLetter(subject, data, verdict.reason, verdict.issues);
     const input: WorkloadInput = {
       type: 'COMMAND_RESULT',
       at: this.now(),
       commandId: msg.commandId,
-      siteId: msg.siteId,
+      siteId: fromSite,
       action: msg.action,
       epoch: msg.epoch,
       status: msg.status,
       ...(msg.reason !== undefined ? { reason: msg.reason } : {}),
       detail: msg.detail,
     };
-    await this.submit(msg.workloadId, input, { actor: { kind: 'agent', id: msg.siteId }, correlationId: msg.commandId });
+    await this.submit(msg.workloadId, input, { actor: { kind: 'agent', id: fromSite }, correlationId: msg.commandId });
   }
 
   private evaluateSites(): void {

@@ -9,13 +9,24 @@ import {
   type Subjects,
 } from '@drc/contracts';
 
-export type Verdict = { ok: true; message: AgentMessage } | { ok: false; reason: string; issues: FieldIssue[] };
+/** `siteId`: the site of the subject the message came on, the only word on who sent it. */
+export type Verdict = { ok: true; message: AgentMessage; siteId: string } | { ok: false; reason: string; issues: FieldIssue[] };
+
+/** Pure. The one subject a message of this kind from this site may come on. */
+function subjectOf(subjects: Subjects, kind: AgentMessage['kind'], siteId: string): string {
+  if (kind === 'heartbeat') return subjects.heartbeat(siteId);
+  if (kind === 'observation') return subjects.observation(siteId);
+  return subjects.commandResult(siteId);
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Pure. Checks one raw agent message: size, UTF-8, JSON, schema, and that the site it names
- * is the site of the subject it came on (an agent may speak only for its own site) and is known.
+ * Pure. Checks one raw agent message: size, UTF-8, JSON, schema, that the site it names is the
+ * site of the subject it came on (an agent may speak only for its own site; identity comes from
+ * the subject, which NATS permissions tie to the site's credentials, never from the body), that
+ * it came on its kind's own subject (a result on the result subject, and so on) and that the
+ * site is known.
  */
 export function validateAgentMessage(subjects: Subjects, subject: string, data: Uint8Array, knownSite: (id: string) => boolean): Verdict {
   if (data.byteLength > MAX_AGENT_MESSAGE_BYTES) {
@@ -37,10 +48,14 @@ export function validateAgentMessage(subjects: Subjects, subject: string, data: 
   if (subjectSite !== msg.siteId) {
     return { ok: false, reason: `site "${msg.siteId}" in the message does not match the subject's site "${subjectSite ?? '(none)'}"`, issues: [{ path: 'siteId', message: 'does not match subject' }] };
   }
-  if (!knownSite(msg.siteId)) {
-    return { ok: false, reason: `unknown site "${msg.siteId}"`, issues: [{ path: 'siteId', message: 'unknown site' }] };
+  if (!knownSite(subjectSite)) {
+    return { ok: false, reason: `unknown site "${subjectSite}"`, issues: [{ path: 'siteId', message: 'unknown site' }] };
   }
-  return { ok: true, message: msg };
+  const own = subjectOf(subjects, msg.kind, subjectSite);
+  if (subject !== own) {
+    return { ok: false, reason: `a ${msg.kind} from site "${subjectSite}" belongs on ${own}, not ${subject}`, issues: [{ path: 'kind', message: 'not the subject of this kind of message' }] };
+  }
+  return { ok: true, message: msg, siteId: subjectSite };
 }
 
 /** Pure. The dead letter published for a rejected message. */

@@ -12,12 +12,17 @@ describe('agent message validation - bad input is rejected with a reason', () =>
     const v = validateAgentMessage(subjects, subjects.observation('A'), bytes(obs), known);
     expect(v.ok).toBe(true);
   });
+  it("names the sender by the subject's site (identity from the subject, never the body)", () => {
+    const v = validateAgentMessage(subjects, subjects.observation('A'), bytes(obs), known);
+    expect(v.ok && v.siteId).toBe('A');
+  });
   it.each([
     ['bad JSON', subjects.observation('A'), bytes('{not json'), /not valid UTF-8 JSON/],
     ['invalid UTF-8', subjects.observation('A'), new Uint8Array([0xff, 0xfe, 0x7b]), /UTF-8/],
     ['wrong schema', subjects.observation('A'), bytes({ ...obs, seq: -1 }), /schema violation: seq/],
     ['unknown kind', subjects.observation('A'), bytes({ ...obs, kind: 'gossip' }), /schema violation: kind/],
     ['site spoofing', subjects.observation('B'), bytes(obs), /does not match the subject's site "B"/],
+    ['a message on another kind of subject of its site', subjects.commandResult('A'), bytes(obs), /an? observation from site "A" belongs on drc\.v1\.site\.A\.obs/],
     ['unknown site', subjects.observation('Z'), bytes({ ...obs, siteId: 'Z' }), /unknown site "Z"/],
     ['oversized', subjects.observation('A'), new Uint8Array(300 * 1024), /exceeds/],
   ])('rejects %s', (_name, subject, data, reason) => {

@@ -1,4 +1,4 @@
-import { workloadStream, type Command, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
+import { workloadStream, type Command, type CommandRequest, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { decideWorkload, persistWorkload, restoreWorkload, startWorkload, stateOf, STATECHART_VERSION, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
 import { endDecisionSpan, startDecisionSpan, traceIdOf, type Logger } from '@drc/runtime';
@@ -114,6 +114,11 @@ export class WorkloadRunner {
   /** True while a command was issued and its result has not been recorded. */
   hasPendingCommand(commandId: string): boolean {
     return this.commands.has(commandId);
+  }
+
+  /** The command issued under this id whose result has not been recorded: its site, action and epoch. */
+  pendingCommand(commandId: string): Readonly<CommandRequest> | undefined {
+    return this.commands.get(commandId)?.request;
   }
 
   /** The view of the current snapshot, built once per snapshot (ingestion asks for it per copy per message). */
