@@ -40,6 +40,15 @@ export interface ElectorOptions {
  * the leader epoch. A leader that cannot renew steps down before its TTL runs out (at
  * ttl × 2/3 after sending its last renewal that succeeded), so the old leader has stopped before a
  * standby starts.
+ *
+ * The renewal timer shares the event loop with the coordinator's own work, so a long stretch of
+ * work (rehydrating thousands of workloads, a burst of messages) starves it: the renewal's answer
+ * is read late and taken as lost. A leader whose renewal failed that way looks at the key before
+ * giving up: a lease still its own, at its epoch, means nobody took over (a standby takes it only
+ * by a compare-and-set that names itself), and renewing it by compare-and-set keeps the lead at
+ * the same epoch. Stepping down instead cost the coordinator a new epoch and a second
+ * rehydration of everything, the very work that starved it. A stall of the timer long enough to
+ * threaten the lease is logged with its length.
  */
 export class LeaderElector {
   private kv?: KV;
@@ -54,10 +63,15 @@ export class LeaderElector {
   private readonly now: () => number;
   private running = false;
   private busy = false;
+  private readonly periodMs: number;
+  /** When the round timer last fired (its lateness is the event loop's delay, as the lease sees it). */
+  private lastTickAt = 0;
 
   constructor(private readonly opts: ElectorOptions) {
     this.key = opts.key ?? 'leader';
     this.now = opts.now ?? Date.now;
+    // Standbys look often (a released lease is taken at once); leaders renew at least every ttl/3.
+    this.periodMs = Math.max(50, Math.min(500, Math.floor(opts.ttlMs / 3)));
   }
 
   get current(): LeadershipState {
@@ -80,8 +94,8 @@ export class LeaderElector {
     this.running = true;
     this.seenChangeAt = this.now();
     await this.round();
-    // Standbys look often (a released lease is taken at once); leaders renew at least every ttl/3.
-    this.timer = setInterval(() => void this.round(), Math.max(50, Math.min(500, Math.floor(this.opts.ttlMs / 3))));
+    this.lastTickAt = this.now();
+    this.timer = setInterval(() => this.tick(), this.periodMs);
   }
 
   /** Stops campaigning; a leader marks its lease released so a standby takes over at once. */
@@ -99,6 +113,22 @@ export class LeaderElector {
     const changed = next.leader !== this.state.leader || next.leaderEpoch !== this.state.leaderEpoch;
     this.state = next;
     if (changed) for (const l of this.listeners) l(next);
+  }
+
+  private tick(): void {
+    const now = this.now();
+    const stalledMs = now - this.lastTickAt;
+    this.lastTickAt = now;
+    // The timer came late by more than the lease's slack (valid for ttl × 2/3, renewed every
+    // period): whatever held the event loop let the lease run out, or nearly. Said here, with the
+    // length, because the step-down or the NotLeaderErrors it causes do not tell why.
+    if (this.running && stalledMs - this.periodMs > this.opts.ttlMs / 3) {
+      this.opts.logger.warn(
+        { stalledMs, ttlMs: this.opts.ttlMs, leader: this.state.leader, leaderEpoch: this.state.leaderEpoch, renewalInFlight: this.busy },
+        'event loop stalled: the leadership lease timer ran late by more than the lease can absorb (the coordinator was busy with its own work)',
+      );
+    }
+    void this.round();
   }
 
   private async round(): Promise<void> {
@@ -123,12 +153,49 @@ export class LeaderElector {
       this.lastRenewedAt = sentAt;
     } catch (e) {
       const lost = /wrong last sequence/i.test(String((e as Error).message));
-      if (lost || !this.isLeader()) {
-        this.opts.logger.warn({ err: e, leaderEpoch: this.state.leaderEpoch }, lost ? 'leadership lost to another coordinator' : 'cannot renew leadership lease; stepping down');
-        this.set({ leader: false, leaderEpoch: this.state.leaderEpoch });
-        this.seenChangeAt = this.now();
-      }
+      if (!lost && this.isLeader()) return; // still within the lease: the next round tries again
+      // A conflict can be our own renewal whose answer was given up on but which landed.
+      const kept = await this.keepOwnLease();
+      if (kept === true) return;
+      this.opts.logger.warn(
+        { err: e, leaderEpoch: this.state.leaderEpoch, leaseAgeMs: this.now() - this.lastRenewedAt, ttlMs: this.opts.ttlMs, found: kept },
+        lost ? 'leadership lost to another coordinator' : 'cannot renew leadership lease; stepping down',
+      );
+      this.set({ leader: false, leaderEpoch: this.state.leaderEpoch });
+      this.seenChangeAt = this.now();
     }
+  }
+
+  /**
+   * After a renewal failed (no answer in time past the lease's validity, or a revision conflict): renews the lease at
+   * the same epoch if the key still holds it, by compare-and-set on the revision read. True when
+   * renewed; otherwise what was found (for the step-down log).
+   */
+  private async keepOwnLease(): Promise<true | string> {
+    const kv = this.kv!;
+    let entry;
+    try {
+      entry = await kv.get(this.key);
+    } catch (e) {
+      return `the lease could not be read (${(e as Error).message})`;
+    }
+    if (!entry || entry.operation !== 'PUT') return 'no lease at all';
+    const parsed = LeaseSchema.safeParse(JSON.parse(entry.string() || '{}'));
+    if (!parsed.success) return 'an unreadable lease';
+    const held = parsed.data;
+    if (held.holder !== this.opts.candidateId || held.leaderEpoch !== this.state.leaderEpoch || held.released) {
+      return `lease of ${held.holder} at leader epoch ${held.leaderEpoch}${held.released ? ' (released)' : ''}`;
+    }
+    const lease: Lease = { holder: this.opts.candidateId, leaderEpoch: this.state.leaderEpoch, released: false };
+    const sentAt = this.now();
+    try {
+      this.revision = await kv.update(this.key, JSON.stringify(lease), entry.revision);
+    } catch (e) {
+      return `the lease changed while being renewed (${(e as Error).message})`;
+    }
+    this.opts.logger.warn({ leaderEpoch: this.state.leaderEpoch, leaseAgeMs: sentAt - this.lastRenewedAt, ttlMs: this.opts.ttlMs }, 'leadership lease renewed after a renewal went unanswered (nobody took it over meanwhile); leading on at the same epoch');
+    this.lastRenewedAt = sentAt;
+    return true;
   }
 
   private async campaign(): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Decision } from '@drc/contracts';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Coordinator } from '../coordinator';
 
@@ -22,6 +23,7 @@ export const METRIC_NAMES = [
   'drc_agent_messages_total',
   'drc_event_store_append_seconds',
   'drc_leader',
+  'drc_event_loop_delay_seconds',
 ] as const;
 
 export interface Metrics {
@@ -29,6 +31,16 @@ export interface Metrics {
   onAppended(workloadId: string, decisions: ReadonlyArray<Decision>, appendMs: number): void;
   onDeadLetter(): void;
   onAgentMessage(kind: string): void;
+}
+
+/** The process's event-loop delay (one monitor for the process, started by the first registry that asks). */
+let loopDelay: IntervalHistogram | undefined;
+function eventLoopDelay(): IntervalHistogram {
+  if (!loopDelay) {
+    loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+  }
+  return loopDelay;
 }
 
 export function createMetrics(getCoordinator: () => Coordinator | undefined, now: () => number = Date.now): Metrics {
@@ -77,6 +89,21 @@ export function createMetrics(getCoordinator: () => Coordinator | undefined, now
   new Gauge({
     name: 'drc_leader', help: '1 when this coordinator is the leader', registers: [registry],
     collect() { this.set(getCoordinator()?.isLeader ? 1 : 0); },
+  });
+  const delay = eventLoopDelay();
+  // Work that holds the event loop delays everything behind it, lease renewal included (a
+  // coordinator starved by its own startup lost its lease): the delays since the last scrape.
+  new Gauge({
+    name: 'drc_event_loop_delay_seconds', help: 'Event-loop delay since the previous scrape (stat: p50, p99, max)', labelNames: ['stat'], registers: [registry],
+    collect() {
+      this.reset();
+      if (delay.count > 0) {
+        this.set({ stat: 'p50' }, delay.percentile(50) / 1e9);
+        this.set({ stat: 'p99' }, delay.percentile(99) / 1e9);
+        this.set({ stat: 'max' }, delay.max / 1e9);
+      }
+      delay.reset();
+    },
   });
   const failovers = new Counter({ name: 'drc_failovers_total', help: 'Completed failovers and switchovers', labelNames: ['workload', 'mode'], registers: [registry] });
   const failoverDuration = new Histogram({
