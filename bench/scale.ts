@@ -17,6 +17,7 @@
  * SCALE_NODE_ARGS='--flag …' passes V8/Node flags to it (e.g. --trace-gc-nvp).
  * Writes bench/results/scale.json.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -82,14 +83,15 @@ export default async function run(): Promise<void> {
   const alive = new Set(sites);
   let seq = 0;
   const now = () => Date.now();
+  const incarnation = { id: randomUUID(), startedAt: now() }; // one run of every simulated agent
 
   const heartbeat = (site: string) => {
     const peers = Object.fromEntries(sites.filter((p) => p !== site).map((p) => [p, alive.has(p)]));
-    const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: site, agentId: `${site}@bench`, seq: ++seq, sentAt: now(), leaseTtlMs: 3000, peers };
+    const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: site, agentId: `${site}@bench`, incarnation, seq: ++seq, sentAt: now(), leaseTtlMs: 3000, peers };
     nc.publish(subjects.heartbeat(site), encodeJson(hb));
   };
   const observation = (site: string): Observation => ({
-    kind: 'observation', v: 1, siteId: site, agentId: `${site}@bench`, seq: ++seq, observedAt: now(),
+    kind: 'observation', v: 1, siteId: site, agentId: `${site}@bench`, incarnation, seq: ++seq, observedAt: now(),
     workloads: hosted.get(site)!.map((h) => {
       const r = role.get(`${site}/${h.id}`)!;
       const bad = r === 'primary' && failing.has(h.id);
@@ -115,7 +117,7 @@ export default async function run(): Promise<void> {
       if (!alive.has(cmd.siteId)) return; // a dark site answers nothing
       if (cmd.action === 'fence') role.set(`${cmd.siteId}/${cmd.workloadId}`, 'fenced');
       if (cmd.action === 'promote') role.set(`${cmd.siteId}/${cmd.workloadId}`, 'primary');
-      void js.publish(subjects.commandResult(cmd.siteId), encodeJson({ kind: 'commandResult', v: 1, commandId: cmd.commandId, workloadId: cmd.workloadId, siteId: cmd.siteId, action: cmd.action, epoch: cmd.epoch, status: 'done', startedAt: t, completedAt: now(), detail: {} }));
+      void js.publish(subjects.commandResult(cmd.siteId), encodeJson({ kind: 'commandResult', v: 1, incarnation, commandId: cmd.commandId, workloadId: cmd.workloadId, siteId: cmd.siteId, action: cmd.action, epoch: cmd.epoch, status: 'done', startedAt: t, completedAt: now(), detail: {} }));
     },
   });
 

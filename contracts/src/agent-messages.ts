@@ -26,13 +26,33 @@ export const ReplicationStatusSchema = z.strictObject({
 });
 export type ReplicationStatus = z.infer<typeof ReplicationStatusSchema>;
 
+/**
+ * One run of an agent process (its boot id): made afresh at every start and never persisted, so a
+ * restarted agent, whose `seq` starts over, is not taken for a replay of the one before. Messages
+ * are ordered per (agentId, incarnation); a later `startedAt` (then the larger `id`) is the newer run.
+ */
+export const AgentIncarnationSchema = z.strictObject({
+  /** Random, unique per process start (a UUID). */
+  id: z.string().min(1).max(64),
+  /** When the process started, by its own clock. */
+  startedAt: EpochMsSchema,
+});
+export type AgentIncarnation = z.infer<typeof AgentIncarnationSchema>;
+
+/** Pure. Orders two incarnations of one agent: negative when `a` is the older run, 0 when they are the same run. */
+export function compareIncarnations(a: AgentIncarnation, b: AgentIncarnation): number {
+  if (a.startedAt !== b.startedAt) return a.startedAt - b.startedAt;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 /** Every second by default (core NATS, not stored): the agent is alive and renews its lease. */
 export const HeartbeatSchema = z.strictObject({
   kind: z.literal('heartbeat'),
   v: z.literal(1),
   siteId: SiteIdSchema,
   agentId: z.string().min(1).max(128),
-  /** Strictly increasing per agent process; a replayed or reordered heartbeat is ignored. */
+  incarnation: AgentIncarnationSchema,
+  /** Strictly increasing within one incarnation; a replayed or reordered heartbeat is ignored. */
   seq: z.number().int().nonnegative(),
   sentAt: EpochMsSchema,
   /** The lease the agent claims; it fences its own primaries when it lapses unrenewed. */
@@ -60,6 +80,8 @@ export const ObservationSchema = z.strictObject({
   v: z.literal(1),
   siteId: SiteIdSchema,
   agentId: z.string().min(1).max(128),
+  incarnation: AgentIncarnationSchema,
+  /** Strictly increasing within one incarnation, like a heartbeat's. */
   seq: z.number().int().nonnegative(),
   observedAt: EpochMsSchema,
   workloads: z.array(WorkloadObservationSchema).max(10_000),
@@ -113,6 +135,8 @@ export type CommandStatus = z.infer<typeof CommandStatusSchema>;
 export const CommandResultSchema = z.strictObject({
   kind: z.literal('commandResult'),
   v: z.literal(1),
+  /** The agent process that sent it (a result kept from an earlier run is re-sent under the current one). */
+  incarnation: AgentIncarnationSchema,
   commandId: z.string().min(1).max(256),
   workloadId: WorkloadIdSchema,
   siteId: SiteIdSchema,

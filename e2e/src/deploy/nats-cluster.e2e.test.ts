@@ -216,7 +216,7 @@ describe.skipIf(!natsServer)('deploy/nats - the shipped 3-node cluster with per-
       watcher.subscribe(subjects.deadLetter(), { callback: (_e, msg) => void reasons.push(String((decodeJson(msg.data) as { reason: string }).reason)) });
       await watcher.flush();
       const fra = await connectAs('site-fra');
-      const spoof = { kind: 'observation', v: 1, siteId: 'ams', agentId: 'spoofer', seq: 1, observedAt: Date.now(), workloads: [] };
+      const spoof = { kind: 'observation', v: 1, siteId: 'ams', agentId: 'spoofer', incarnation: { id: 'spoofer-run', startedAt: Date.now() }, seq: 1, observedAt: Date.now(), workloads: [] };
       await jetStreamOf(fra).publish(subjects.observation('fra'), encodeJson(spoof));
       await eventually(() => reasons.some((r) => /site "ams" in the message does not match the subject's site "fra"/.test(r)), 20_000);
       for (const p of procs) expect(p.output()).not.toMatch(/Permissions Violation/);

@@ -31,7 +31,7 @@ import {
 import type { Tracer } from '@opentelemetry/api';
 import { ObservationTracker, SiteTracker, type SiteTransition } from './detection/index';
 import { createCommandDispatcher } from './dispatch/index';
-import { checkCommandResult, deadLetterFor, validateAgentMessage } from './ingest/index';
+import { AgentSequencer, checkCommandResult, deadLetterFor, outOfOrderReason, validateAgentMessage } from './ingest/index';
 import { WorkloadRunner, type Origin, type StepOutcome, type Writer } from './loop/index';
 import { createMetrics, type Metrics } from './metrics/index';
 import { LeaderElector, type LeadershipState } from './leadership/index';
@@ -98,7 +98,9 @@ export class Coordinator {
   private readonly observations: ObservationTracker;
   private readonly now: () => number;
   private readonly writer: Writer;
-  private readonly lastSeq = new Map<string, number>();
+  /** Heartbeats and observations, each ordered per agent incarnation (a restarted agent's seq starts over). */
+  private readonly heartbeatOrder = new AgentSequencer();
+  private readonly observationOrder = new AgentSequencer();
   private js!: JetStreamClient;
   private hbSub?: NatsSubscription;
   private messages?: ConsumerMessages;
@@ -414,11 +416,15 @@ export class Coordinator {
     if (!v.ok) return this.deadLetter(subject, data, v.reason, v.issues);
     if (v.message.kind !== 'heartbeat') return this.deadLetter(subject, data, `expected a heartbeat, got ${v.message.kind}`, []);
     this.metrics.onAgentMessage('heartbeat');
-    const r = this.sites.heartbeat(v.message, this.now());
-    if (r === 'stale') {
+    const hb = v.message;
+    const order = this.heartbeatOrder.admit(hb);
+    if (!order.ok) {
       this.stats.staleDropped++;
-      this.deadLetter(subject, data, `replayed or reordered heartbeat: seq ${v.message.seq} from agent ${v.message.agentId} is not newer than the last one`, [{ path: 'seq', message: 'not increasing' }]);
+      const { reason, issues } = outOfOrderReason('heartbeat', hb, order);
+      return this.deadLetter(subject, data, reason, issues);
     }
+    if (order.restarted) this.opts.logger.info({ siteId: hb.siteId, agentId: hb.agentId, incarnation: hb.incarnation, previous: order.previous }, 'agent restarted: a new incarnation is heard');
+    this.sites.heartbeat(hb, this.now());
   }
 
   private async onAgentMessage(subject: string, data: Uint8Array): Promise<void> {
@@ -432,10 +438,10 @@ export class Coordinator {
   }
 
   private async onObservation(subject: string, data: Uint8Array, msg: Observation): Promise<void> {
-    const key = `${msg.siteId}/${msg.agentId}`;
-    const last = this.lastSeq.get(key);
-    if (last !== undefined && msg.seq <= last) {
-      return this.deadLetter(subject, data, `replayed or reordered observation: seq ${msg.seq} ≤ last seen ${last} from agent ${msg.agentId}`, [{ path: 'seq', message: 'not increasing' }]);
+    const order = this.observationOrder.check(msg);
+    if (!order.ok) {
+      const { reason, issues } = outOfOrderReason('observation', msg, order);
+      return this.deadLetter(subject, data, reason, issues);
     }
     // Every copy is checked before anything is taken from the message; the views found are
     // handed to the tracker, so each copy costs one lookup here (1,000 copies a message, 20 a second).
@@ -450,7 +456,7 @@ export class Coordinator {
       }
       views[i] = view;
     }
-    this.lastSeq.set(key, msg.seq);
+    this.observationOrder.take(msg);
     const now = this.now();
     if (msg.observedAt < now - 4 * this.opts.config.coordinator.siteLeaseTtlMs) {
       this.stats.staleDropped++; // a backlog from before a restart: facts too old to act on
@@ -466,7 +472,7 @@ export class Coordinator {
       this.opts.logger.debug({ siteId: msg.siteId, seq: msg.seq }, 'observation from a lost site not taken');
       return;
     }
-    const origin: Origin = { actor: { kind: 'agent', id: msg.agentId }, correlationId: `${msg.agentId}:${msg.seq}` };
+    const origin: Origin = { actor: { kind: 'agent', id: msg.agentId }, correlationId: `${msg.agentId}:${msg.incarnation.id}:${msg.seq}` };
     const inputs = this.observations.observe(msg, now, (_id, i) => views[i]);
     await Promise.all(inputs.map((x) => this.submit(x.workloadId, x.input, origin)));
   }

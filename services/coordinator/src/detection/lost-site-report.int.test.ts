@@ -27,7 +27,7 @@ describe('invariant - a lost site stays lost until its own heartbeat', () => {
     const beat = () => {
       for (const s of beats) {
         const peers = Object.fromEntries(['A', 'B', 'C'].filter((p) => p !== s).map((p) => [p, beats.has(p)]));
-        const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: s, agentId: `${s}@t`, seq: ++seq, sentAt: Date.now(), leaseTtlMs: 1000, peers };
+        const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: s, agentId: `${s}@t`, incarnation: { id: 'run-1', startedAt: 1 }, seq: ++seq, sentAt: Date.now(), leaseTtlMs: 1000, peers };
         t.nc.publish(t.subjects.heartbeat(s), encodeJson(hb));
       }
     };
@@ -41,7 +41,7 @@ describe('invariant - a lost site stays lost until its own heartbeat', () => {
   });
 
   const observation = (site: string, role: 'primary' | 'replica', healthy: boolean, observedAt: number): Observation => ({
-    kind: 'observation', v: 1, siteId: site, agentId: `${site}@t`, seq: ++seq, observedAt,
+    kind: 'observation', v: 1, siteId: site, agentId: `${site}@t`, incarnation: { id: 'run-1', startedAt: 1 }, seq: ++seq, observedAt,
     workloads: [{ workloadId: 'w1', role, healthy, replication: { position: String(observedAt), lagSeconds: 0.1, lagBytes: 0 } }],
   });
 

@@ -22,6 +22,7 @@ const obs = (site: string, ids: string[], at: number, over: { healthy?: boolean;
   v: 1,
   siteId: site,
   agentId: `${site}@t`,
+  incarnation: { id: 'run-1', startedAt: 1 },
   seq: ++seq,
   observedAt: at,
   workloads: ids.map((id) => ({ workloadId: id, role: site === 'A' ? 'primary' : 'replica', healthy: over.healthy ?? true, replication: { position: String(at), lagSeconds: over.lag ?? 0.2, lagBytes: 0 } })),
@@ -163,7 +164,7 @@ describe('observation tracker - in-place slots agree with the straightforward mo
         for (const step of steps) {
           if (step.kind === 'observe') {
             now += step.advance;
-            const msg: Observation = { kind: 'observation', v: 1, siteId: step.site, agentId: `${step.site}@p`, seq: ++seq, observedAt: now, workloads: step.copies };
+            const msg: Observation = { kind: 'observation', v: 1, siteId: step.site, agentId: `${step.site}@p`, incarnation: { id: 'run-1', startedAt: 1 }, seq: ++seq, observedAt: now, workloads: step.copies };
             const a = fast.observe(msg, now, (id) => views.get(id));
             const b = model.observe(msg, now, (id) => views.get(id));
             expect(a).toEqual(b);

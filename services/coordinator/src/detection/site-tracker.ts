@@ -13,7 +13,6 @@ interface SiteRecord {
   config: SiteConfig;
   status: SiteStatus;
   agentId?: string;
-  lastSeq?: number;
   lastHeartbeatAt?: number;
   leaseExpiresAt?: number;
   /** What each other site's agent says about reaching this one, and when it said it. */
@@ -56,13 +55,14 @@ export class SiteTracker {
     return this.sites.has(siteId);
   }
 
-  /** Records a heartbeat. Returns 'stale' for a replayed or reordered one (same agent, seq not increasing). */
-  heartbeat(hb: Heartbeat, receivedAt: number): 'ok' | 'stale' | 'unknown-site' {
+  /**
+   * Records a heartbeat: the site's lease is renewed from `receivedAt`. The caller has put it in
+   * order (ingest's AgentSequencer: replays and an agent's earlier runs never reach here).
+   */
+  heartbeat(hb: Heartbeat, receivedAt: number): 'ok' | 'unknown-site' {
     const rec = this.sites.get(hb.siteId);
     if (!rec) return 'unknown-site';
-    if (rec.agentId === hb.agentId && rec.lastSeq !== undefined && hb.seq <= rec.lastSeq) return 'stale';
     rec.agentId = hb.agentId;
-    rec.lastSeq = hb.seq;
     rec.lastHeartbeatAt = receivedAt;
     rec.leaseExpiresAt = receivedAt + (hb.leaseTtlMs || this.opts.defaultLeaseTtlMs);
     for (const [peer, reachable] of Object.entries(hb.peers)) {

@@ -31,7 +31,7 @@ describe('invariant 7 - bad agent input is dead-lettered with a reason and chang
     const enc = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
     const versionBefore = await store.streamVersion(workloadStream('w1'));
     const viewBefore = JSON.stringify(coordinator.workloadView('w1'));
-    const obs = (over: Record<string, unknown>) => ({ kind: 'observation', v: 1, siteId: 'A', agentId: 'a', seq: 10, observedAt: Date.now(), workloads: [], ...over });
+    const obs = (over: Record<string, unknown>) => ({ kind: 'observation', v: 1, siteId: 'A', agentId: 'a', incarnation: { id: 'run-1', startedAt: 1 }, seq: 10, observedAt: Date.now(), workloads: [], ...over });
 
     await js.publish(subjects.observation('A'), enc('{"kind": "observation", '));
     await js.publish(subjects.observation('A'), enc(obs({ seq: 'x' })));

@@ -36,10 +36,10 @@ describe('coordinator - 10,000 fuzzed agent messages change nothing and are all 
     const { coordinator, store, nc, subjects } = t;
     const js = jetStreamOf(nc);
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
-    const obs = (site: string, seq: number, workloads: unknown[] = []) => ({ kind: 'observation', v: 1, siteId: site, agentId: `agent-${site}`, seq, observedAt: Date.now(), workloads });
+    const obs = (site: string, seq: number, workloads: unknown[] = []) => ({ kind: 'observation', v: 1, siteId: site, agentId: `agent-${site}`, incarnation: { id: 'run-2', startedAt: 2 }, seq, observedAt: Date.now(), workloads });
     // Establish the agents' sequence numbers with real facts first (these are valid and recorded).
     for (const site of ['A', 'B', 'C']) await js.publish(subjects.observation(site), enc(obs(site, 1_000_000)));
-    nc.publish(subjects.heartbeat('A'), enc({ kind: 'heartbeat', v: 1, siteId: 'A', agentId: 'agent-A', seq: 1_000_000, sentAt: Date.now(), leaseTtlMs: 3000, peers: {} }));
+    nc.publish(subjects.heartbeat('A'), enc({ kind: 'heartbeat', v: 1, siteId: 'A', agentId: 'agent-A', incarnation: { id: 'run-2', startedAt: 2 }, seq: 1_000_000, sentAt: Date.now(), leaseTtlMs: 3000, peers: {} }));
     await new Promise((r) => setTimeout(r, 500));
     await coordinator.settled();
     const versions = async () => Promise.all(['w1', 'w2'].map((w) => store.streamVersion(workloadStream(w))));
@@ -58,14 +58,16 @@ describe('coordinator - 10,000 fuzzed agent messages change nothing and are all 
       fc.constantFrom('Z', 'Q').map((s) => ({ subject: subjects.observation(s), data: enc(obs(s, 1)), core: false })),
       // replayed observation sequence numbers, even with alarming content
       fc.tuple(site, fc.integer({ min: 0, max: 1_000_000 })).map(([s, seq]) => ({ subject: subjects.observation(s), data: enc(obs(s, seq, [{ workloadId: 'w1', role: 'primary', healthy: false }])), core: false })),
+      // an earlier run of the agents, replayed with sequence numbers ahead of the current run's
+      fc.tuple(site, fc.integer({ min: 1_000_001, max: 2_000_000 })).map(([s, seq]) => ({ subject: subjects.observation(s), data: enc({ ...obs(s, seq, [{ workloadId: 'w1', role: 'primary', healthy: false }]), incarnation: { id: 'run-1', startedAt: 1 } }), core: false })),
       // results of commands that were never issued, or with stale epochs
       fc.tuple(fc.constantFrom('w1', 'w2'), fc.nat(5), fc.constantFrom('done', 'failed', 'refused')).map(([w, epoch, status]) => ({
         subject: subjects.commandResult(w === 'w1' ? 'B' : 'C'),
-        data: enc({ kind: 'commandResult', v: 1, commandId: `${w}:${epoch}:0:promote:X:0`, workloadId: w, siteId: w === 'w1' ? 'B' : 'C', action: 'promote', epoch, status, startedAt: 1, completedAt: 2, detail: {} }),
+        data: enc({ kind: 'commandResult', v: 1, incarnation: { id: 'run-2', startedAt: 2 }, commandId: `${w}:${epoch}:0:promote:X:0`, workloadId: w, siteId: w === 'w1' ? 'B' : 'C', action: 'promote', epoch, status, startedAt: 1, completedAt: 2, detail: {} }),
         core: false,
       })),
       // replayed heartbeats
-      fc.integer({ min: 0, max: 1_000_000 }).map((seq) => ({ subject: subjects.heartbeat('A'), data: enc({ kind: 'heartbeat', v: 1, siteId: 'A', agentId: 'agent-A', seq, sentAt: 1, leaseTtlMs: 3000, peers: {} }), core: true })),
+      fc.integer({ min: 0, max: 1_000_000 }).map((seq) => ({ subject: subjects.heartbeat('A'), data: enc({ kind: 'heartbeat', v: 1, siteId: 'A', agentId: 'agent-A', incarnation: { id: 'run-2', startedAt: 2 }, seq, sentAt: 1, leaseTtlMs: 3000, peers: {} }), core: true })),
     );
     const batch = fc.sample(message, { seed: SEED, numRuns: COUNT - 10 });
     const oversized = Array.from({ length: 10 }, () => ({ subject: subjects.observation('B'), data: new Uint8Array(300 * 1024).fill(0x20), core: false }));

@@ -5,7 +5,7 @@ import { deadLetterFor, validateAgentMessage } from './validate';
 const subjects = createSubjects('drc');
 const known = (s: string) => ['A', 'B'].includes(s);
 const bytes = (v: unknown) => new TextEncoder().encode(typeof v === 'string' ? v : JSON.stringify(v));
-const obs = { kind: 'observation', v: 1, siteId: 'A', agentId: 'a1', seq: 1, observedAt: 1, workloads: [] };
+const obs = { kind: 'observation', v: 1, siteId: 'A', agentId: 'a1', incarnation: { id: 'run-1', startedAt: 1 }, seq: 1, observedAt: 1, workloads: [] };
 
 describe('agent message validation - bad input is rejected with a reason', () => {
   it('accepts a well-formed observation on its own site subject', () => {
@@ -20,6 +20,7 @@ describe('agent message validation - bad input is rejected with a reason', () =>
     ['bad JSON', subjects.observation('A'), bytes('{not json'), /not valid UTF-8 JSON/],
     ['invalid UTF-8', subjects.observation('A'), new Uint8Array([0xff, 0xfe, 0x7b]), /UTF-8/],
     ['wrong schema', subjects.observation('A'), bytes({ ...obs, seq: -1 }), /schema violation: seq/],
+    ['no incarnation (an agent from before incarnations)', subjects.observation('A'), bytes({ ...obs, incarnation: undefined }), /schema violation: incarnation/],
     ['unknown kind', subjects.observation('A'), bytes({ ...obs, kind: 'gossip' }), /schema violation: kind/],
     ['site spoofing', subjects.observation('B'), bytes(obs), /does not match the subject's site "B"/],
     ['a message on another kind of subject of its site', subjects.commandResult('A'), bytes(obs), /an? observation from site "A" belongs on drc\.v1\.site\.A\.obs/],

@@ -55,7 +55,7 @@ describe('coordinator - taking up the lead is tried again until it works', () =>
     const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
     const js = jetStreamOf(second.nc);
     await eventually(async () => {
-      await js.publish(subjects.observation('Z'), enc({ kind: 'observation', v: 1, siteId: 'Z', agentId: 'z', seq: Date.now(), observedAt: Date.now(), workloads: [] }));
+      await js.publish(subjects.observation('Z'), enc({ kind: 'observation', v: 1, siteId: 'Z', agentId: 'z', incarnation: { id: 'run-1', startedAt: 1 }, seq: Date.now(), observedAt: Date.now(), workloads: [] }));
       await new Promise((r) => setTimeout(r, 300));
       return letters.some((l) => /unknown site "Z"/.test(l.reason));
     }, 30_000, 200);

@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import {
   CommandSchema,
   HeartbeatSchema,
   createSubjects,
+  type AgentIncarnation,
   type Command,
   type CommandResult,
   type Heartbeat,
@@ -60,6 +62,8 @@ export interface SiteAgentOptions {
   probeTimeoutMs?: number;
   /** Cluster servers holding each drc stream when this agent is the one creating it (default 1). */
   streamReplicas?: number;
+  /** This run of the agent (default: a fresh random id, started now). Never persisted: a new process is a new incarnation. */
+  incarnation?: AgentIncarnation;
 }
 
 /** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
@@ -104,6 +108,11 @@ interface Remembered {
  */
 export class SiteAgent {
   readonly subjects: Subjects;
+  /**
+   * This run of the agent, in every message it sends. Its seq starts over with each run, so
+   * the coordinator orders messages per incarnation: a restart is not taken for a replay.
+   */
+  readonly incarnation: AgentIncarnation;
   private readonly now: () => number;
   private readonly byWorkload: Map<string, WorkloadDriver>;
   private readonly newestEpoch = new Map<string, number>();
@@ -132,8 +141,10 @@ export class SiteAgent {
     this.byWorkload = new Map(opts.workloads.map((w) => [w.workloadId, w.driver]));
     this.peerSentAt = opts.peerSentAt ?? new Map();
     this.lastRenewedAt = this.now();
+    this.incarnation = opts.incarnation ?? { id: randomUUID(), startedAt: this.now() };
     for (const [w, e] of opts.journal?.state.epochs ?? []) this.newestEpoch.set(w, e);
-    for (const [id, result] of opts.journal?.state.results ?? []) this.done.set(id, { result });
+    // A result from an earlier run is sent again (to a repeated command) by this one.
+    for (const [id, result] of opts.journal?.state.results ?? []) this.done.set(id, { result: { ...result, incarnation: this.incarnation } });
   }
 
   get leaseRenewedAt(): number {
@@ -227,7 +238,7 @@ export class SiteAgent {
     void this.opts.witness?.probeAll((site) => this.peerHeard.set(site, this.now()));
     const now = this.now();
     const peers = this.peersReachable(now);
-    const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: ++this.seq, sentAt: now, leaseTtlMs: this.opts.leaseTtlMs, peers };
+    const hb: Heartbeat = { kind: 'heartbeat', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, incarnation: this.incarnation, seq: ++this.seq, sentAt: now, leaseTtlMs: this.opts.leaseTtlMs, peers };
     // The lease is renewed only when the server confirms it has the heartbeat. The flush is
     // bounded: while NATS is unreachable it would wait for a reconnection, and the lease check
     // below must run on every beat (a cut-off agent has to notice and fence itself).
@@ -275,7 +286,7 @@ export class SiteAgent {
         return { workloadId, role: p.role, healthy: p.healthy, ...(p.detail ? { detail: p.detail } : {}), ...(p.replication ? { replication: p.replication } : {}), ...(epoch !== undefined ? { epoch } : {}) };
       }),
     );
-    const obs: Observation = { kind: 'observation', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, seq: this.seq, observedAt: this.now(), workloads };
+    const obs: Observation = { kind: 'observation', v: 1, siteId: this.opts.siteId, agentId: this.opts.agentId, incarnation: this.incarnation, seq: this.seq, observedAt: this.now(), workloads };
     // Each observation starts a trace: the decisions it causes at the coordinator join it.
     const span = this.tracer.startSpan('observe', { kind: SpanKind.PRODUCER, attributes: { 'drc.site.id': this.opts.siteId, 'drc.workloads': workloads.length } });
     try {
@@ -325,7 +336,7 @@ export class SiteAgent {
     const startedAt = this.now();
     const answer = async (status: CommandResult['status'], reason?: string, detail: Record<string, unknown> = {}) => {
       const result: CommandResult = {
-        kind: 'commandResult', v: 1, commandId: cmd.commandId, workloadId: cmd.workloadId, siteId: this.opts.siteId, action: cmd.action, epoch: cmd.epoch,
+        kind: 'commandResult', v: 1, incarnation: this.incarnation, commandId: cmd.commandId, workloadId: cmd.workloadId, siteId: this.opts.siteId, action: cmd.action, epoch: cmd.epoch,
         status, ...(reason !== undefined ? { reason } : {}), startedAt, completedAt: this.now(), detail,
       };
       this.done.set(cmd.commandId, { result });

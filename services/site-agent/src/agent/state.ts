@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
-import { CommandResultSchema, type CommandResult } from '@drc/contracts';
+import { AgentIncarnationSchema, CommandResultSchema, type CommandResult } from '@drc/contracts';
 
 /**
  * What an agent must not forget across a crash or restart: the newest epoch seen per workload
@@ -12,15 +12,19 @@ import { CommandResultSchema, type CommandResult } from '@drc/contracts';
  * open it is replayed and compacted (rewritten to the current state, atomically by rename).
  * A torn last line from a crash mid-write is ignored: it was never acted upon.
  */
+/** A result as journaled: the sending run's incarnation is no part of it (journals from before incarnations have none). */
+const JournaledResultSchema = CommandResultSchema.extend({ incarnation: AgentIncarnationSchema.optional() });
+export type JournaledResult = z.infer<typeof JournaledResultSchema>;
+
 const RecordSchema = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('epoch'), workloadId: z.string(), epoch: z.number().int().nonnegative() }),
-  z.strictObject({ t: z.literal('result'), result: CommandResultSchema }),
+  z.strictObject({ t: z.literal('result'), result: JournaledResultSchema }),
 ]);
 type JournalRecord = z.infer<typeof RecordSchema>;
 
 export interface AgentState {
   epochs: Map<string, number>;
-  results: Map<string, CommandResult>;
+  results: Map<string, JournaledResult>;
 }
 
 export const STATE_FILE = 'agent-state.jsonl';
