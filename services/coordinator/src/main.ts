@@ -99,14 +99,30 @@ async function main(): Promise<number> {
   const server = serve({ fetch: app.fetch, port, hostname: host }, (info) => {
     process.stdout.write(`coordinator ${coordinator.id} listening on http://${host}:${info.port} (${store.kind} event store, ${config.workloads.length} workloads, ${coordinator.isLeader ? 'leader' : 'standby'})\n`);
   });
-  return untilStopped(async (signal) => {
-    logger.info({ signal }, 'stopping');
+  // Never stop serving, nor exit, without saying why (a coordinator's API once vanished in silence).
+  let stopping = false;
+  const shutdown = async () => {
+    stopping = true;
     server.close();
-    await coordinator.stop();
+    await coordinator.stop(); // a leader releases its lease: a standby takes over at once
     await projector?.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());
     await store.close();
     await telemetry.shutdown().catch(() => undefined);
+  };
+  const fail = (reason: string, err?: unknown) => {
+    if (stopping) return;
+    logger.fatal({ err, coordinatorId: coordinator.id, port, host }, `${reason}; stopping`);
+    void shutdown()
+      .catch((e: unknown) => logger.error({ err: e }, 'shutdown after a failure did not finish'))
+      .finally(() => process.exit(PROCESS_EXIT.failed));
+  };
+  server.on('error', (e: unknown) => fail('HTTP API failed and no longer serves', e));
+  server.on('close', () => fail('HTTP API closed unexpectedly'));
+  void nc.closed().then((e) => fail('NATS connection closed for good (it is not retried)', e));
+  return untilStopped(async (signal) => {
+    logger.info({ signal }, 'stopping');
+    await shutdown();
   });
 }
 

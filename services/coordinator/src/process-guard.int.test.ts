@@ -45,3 +45,21 @@ describe('services survive a database connection failing while it opens', () => 
     expect(code).toBe(1);
   });
 });
+
+/**
+ * Issue 17 item 7: in the scale benchmark a coordinator's API vanished with no log line saying
+ * why. A process never ends, nor stops serving, without saying so.
+ */
+describe('services never exit without saying why', () => {
+  it('a process with nothing left running while its main still waits says so and exits 1, not 0 in silence', async () => {
+    const { code, output } = await run(['--idle']);
+    expect(output).toMatch(/fixture: nothing is left running .*exiting/);
+    expect(code).toBe(1);
+  });
+
+  it('an exception nobody caught is reported as a crash of the named process, exit 1', async () => {
+    const { code, output } = await run(['--throw']);
+    expect(output).toMatch(/fixture crashed: uncaught exception: Error: a bug thrown from a timer/);
+    expect(code).toBe(1);
+  });
+});

@@ -81,9 +81,20 @@ export function isDroppedConnectionError(e: unknown): boolean {
 /**
  * Not pure. Runs a process's main and exits with its code; an unexpected error is printed and
  * exits 1. So does a rejection nobody handled, unless it is a connection failing
- * (isDroppedConnectionError): that one is reported and the process goes on.
+ * (isDroppedConnectionError): that one is reported and the process goes on, and so does an
+ * exception nobody caught. A process never ends without saying why: when nothing is left
+ * running while main still waits (every server, connection and timer gone), Node would exit 0
+ * in silence (a coordinator's API once vanished so); that is printed and exits 1.
  */
 export function runProcess(name: string, main: () => Promise<number>): void {
+  process.on('uncaughtException', (e: unknown) => {
+    process.stderr.write(`${name} crashed: uncaught exception: ${(e as Error)?.stack ?? String(e)}\n`);
+    process.exit(PROCESS_EXIT.failed);
+  });
+  process.on('beforeExit', () => {
+    process.stderr.write(`${name}: nothing is left running (no server, connection or timer) while it should still be working; exiting with ${PROCESS_EXIT.failed}\n`);
+    process.exit(PROCESS_EXIT.failed);
+  });
   process.on('unhandledRejection', (e: unknown) => {
     if (isDroppedConnectionError(e)) {
       process.stderr.write(`${name}: a connection failed with no caller waiting on it (${(e as { code?: unknown }).code}: ${(e as Error).message}); ignored, the calls that need it fail and retry on their own\n`);
