@@ -217,6 +217,12 @@ export const WorkloadViewSchema = z.strictObject({
   policy: PolicySchema,
   lastTransitionAt: EpochMsSchema.optional(),
   lastFailoverAt: EpochMsSchema.optional(),
+  /**
+   * Sites whose copy may have lost its writes to drc: a fence (or quiesce) sent and unanswered,
+   * or confirmed done, since the site last got its role (kept by the runtime from the stream;
+   * absent when none). A load balancer must not send writes there, whatever the state.
+   */
+  fencing: z.array(SiteIdSchema).optional(),
 });
 export type WorkloadView = z.infer<typeof WorkloadViewSchema>;
 

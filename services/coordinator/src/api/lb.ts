@@ -3,10 +3,13 @@ import type { Coordinator } from '../coordinator';
 
 /**
  * Load-balancer checks (HAProxy `option httpchk`, F5 monitors): 200 only on the site that holds
- * the workload's primary role now; 503 anywhere else, while the workload is mid-failover (the
- * old primary may be fenced), when it is unknown, or on a standby coordinator (its view is not
- * authoritative). Unauthenticated on purpose: load balancers cannot carry bearer tokens and the
- * answer reveals only a yes/no. Tiny plain-text bodies.
+ * the workload's primary role now, as the copy there last reported, with no fence pending or done
+ * for it; 503 anywhere else, while the workload is mid-failover (the old primary may be fenced),
+ * for a site with a fence sent and unanswered or confirmed whatever the state (`escalated` after a
+ * fence timed out or a promotion failed leaves the old primary as primarySite), when the workload
+ * is unknown, or on a standby coordinator (its view is not authoritative). Unauthenticated on
+ * purpose: load balancers cannot carry bearer tokens and the answer reveals only a yes/no. Tiny
+ * plain-text bodies.
  */
 export function createLbRoutes(coordinator: Coordinator): Hono {
   const app = new Hono();
@@ -18,8 +21,9 @@ export function createLbRoutes(coordinator: Coordinator): Hono {
     const site = c.req.param('site');
     if (isMovingPrimary(view.state)) return c.text(`moving (${view.state})\n`, 503);
     if (view.primarySite !== site) return c.text('not primary\n', 503);
+    if (view.fencing?.includes(site)) return c.text(`fence pending or done (${view.state})\n`, 503);
     const copy = view.replicas.find((r) => r.siteId === site);
-    if (copy && (copy.role === 'fenced' || copy.role === 'stopped')) return c.text(`${copy.role}\n`, 503);
+    if (copy?.role !== 'primary') return c.text(`${copy?.role ?? 'no copy'}\n`, 503);
     return c.text('primary\n', 200);
   });
   return app;

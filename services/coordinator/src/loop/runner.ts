@@ -5,6 +5,7 @@ import { endDecisionSpan, startDecisionSpan, traceIdOf, type Logger } from '@drc
 import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
 import { foldWorkloadStream, foldWorkloadTail, settle, type PendingCommand, type PendingTimer } from '@drc/history';
+import { fencedSites, noteFenceEvent, persistFenceMarks, restoreFenceMarks, type FenceMarks, type PersistedFenceMarks } from './fence-marks';
 
 /** A step decided in the same moment as the input that led to it (a timer due at once). */
 interface ChainStep {
@@ -98,6 +99,8 @@ export class WorkloadRunner {
   private timers = new Map<string, PendingTimer>();
   private handles = new Map<string, NodeJS.Timeout>();
   private commands = new Map<string, PendingCommand>();
+  /** Sites with a fence pending or done (kept from the same events the stream holds). */
+  private fences: FenceMarks = new Map();
   private pending: Queued[] = [];
   private draining: Promise<void> | undefined;
   private stopped = false;
@@ -124,7 +127,8 @@ export class WorkloadRunner {
   /** The view of the current snapshot, built once per snapshot (ingestion asks for it per copy per message). */
   get view(): WorkloadView {
     if (this.viewOf !== this.snapshot || !this.cachedView) {
-      this.cachedView = viewWorkload(this.snapshot);
+      const fencing = fencedSites(this.fences);
+      this.cachedView = { ...viewWorkload(this.snapshot), ...(fencing.length > 0 ? { fencing } : {}) };
       this.viewOf = this.snapshot;
     }
     return this.cachedView;
@@ -155,6 +159,7 @@ export class WorkloadRunner {
         const r = await this.deps.store.append(this.stream, [registrationEvent(this.deps.writer, full, stateOf(start.snapshot))], { expectedVersion: 0 });
         this.snapshot = start.snapshot;
         this.version = r.nextExpectedVersion;
+        this.fences = new Map();
         return;
       } catch (e) {
         if (!isWrongExpectedVersionError(e)) throw e;
@@ -166,13 +171,16 @@ export class WorkloadRunner {
     this.version = folded.version;
     this.timers = folded.timers;
     this.commands = folded.commands;
+    this.fences = new Map();
+    for (const ev of events) noteFenceEvent(this.fences, ev.type, ev.data);
   }
 
   /** Rehydrates from the newest snapshot plus the stream's tail; false when there is no usable snapshot. */
   private async fromSnapshot(): Promise<boolean> {
     const snap = await this.deps.store.loadSnapshot(this.stream).catch(() => undefined);
     if (!snap || snap.schema !== STATECHART_VERSION) return false; // another machine version: fold it all
-    const state = snap.state as { machine: unknown; timers: PendingTimer[]; commands: PendingCommand[] };
+    const state = snap.state as { machine: unknown; timers: PendingTimer[]; commands: PendingCommand[]; fences?: PersistedFenceMarks };
+    if (!state.fences) return false; // written before fences were kept: fold it all
     const tail = await this.deps.store.readStream(this.stream, { fromPosition: snap.version + 1 });
     const folded = foldWorkloadTail(
       {
@@ -187,6 +195,8 @@ export class WorkloadRunner {
     this.version = folded.version;
     this.timers = folded.timers;
     this.commands = folded.commands;
+    this.fences = restoreFenceMarks(state.fences);
+    for (const ev of tail) if (ev.position > snap.version) noteFenceEvent(this.fences, ev.type, ev.data);
     return true;
   }
 
@@ -196,7 +206,7 @@ export class WorkloadRunner {
     this.sinceSnapshot += appended;
     if (every <= 0 || this.sinceSnapshot < every) return;
     this.sinceSnapshot = 0;
-    const state = { machine: persistWorkload(this.snapshot), timers: [...this.timers.values()], commands: [...this.commands.values()] };
+    const state = { machine: persistWorkload(this.snapshot), timers: [...this.timers.values()], commands: [...this.commands.values()], fences: persistFenceMarks(this.fences) };
     this.deps.store
       .saveSnapshot({ stream: this.stream, version: this.version, state, schema: STATECHART_VERSION })
       .catch((e: unknown) => this.deps.logger.warn({ err: e, workloadId: this.workloadId }, 'snapshot not saved'));
@@ -335,6 +345,8 @@ export class WorkloadRunner {
       throw e;
     }
     this.snapshot = snapshot;
+    for (const ev of events) noteFenceEvent(this.fences, ev.type, ev.data);
+    this.cachedView = undefined; // the marks may change under an unchanged snapshot (a late fence result)
     for (const { chain } of decided) {
       for (const c of chain) {
         settle({ timers: this.timers, commands: this.commands }, c.input, c.step.effects);
