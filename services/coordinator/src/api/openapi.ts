@@ -128,9 +128,9 @@ export function buildOpenApiDocument(): Schema {
       },
       '/lb/workloads/{id}/primary/{site}': {
         get: {
-          summary: 'load-balancer check: 200 only on the site that is primary now (unauthenticated)',
+          summary: 'load-balancer check: 200 only on the site that is primary now and reports so, with no fence pending or done there (unauthenticated)',
           parameters: [idParam, { name: 'site', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: { 200: { description: 'primary', content: { 'text/plain': {} } }, 503: { description: 'not primary, moving, or unknown', content: { 'text/plain': {} } } },
+          responses: { 200: { description: 'primary', content: { 'text/plain': {} } }, 503: { description: 'not primary, moving, fence pending or done at the site, or unknown', content: { 'text/plain': {} } } },
         },
       },
       '/healthz': { get: { summary: 'liveness (unauthenticated)', responses: { 200: { description: 'alive' } } } },
