@@ -66,6 +66,9 @@ function hostsCopyAt(view: WorkloadView, siteId: string): boolean {
   return false;
 }
 
+/** Workloads rehydrated at once when taking up the lead (the event loop is let go between chunks). */
+const ACTIVATION_CHUNK = 64;
+
 /** Agent messages whose inputs may be waiting for their appends at once. */
 const INGEST_IN_FLIGHT = 64;
 
@@ -223,40 +226,45 @@ export class Coordinator {
     const priorities = new Map(config.sites.map((s) => [s.id, s]));
     for (const r of this.runners.values()) r.stop();
     this.runners.clear();
-    await Promise.all(
-      config.workloads.map(async (w) => {
-        const runner = new WorkloadRunner(w.id, {
-          store,
-          writer: this.writer,
-          logger,
-          now: this.now,
-          dispatch,
-          gate,
-          canAct: () => this.isLeader,
-          ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
-          onChange: (view) => this.emit(view),
-          onAppended: (id, decisions, ms, input) => {
-            this.metrics.onAppended(id, decisions, ms);
-            this.plans.onWorkloadStep(id, input, decisions);
-            this.notifyDecisions(id, decisions, input.at);
-          },
-        });
-        this.runners.set(w.id, runner);
-        const siteIds = [w.primarySite, ...w.replicaSites];
-        await gate(() =>
-          runner.start({
-            workloadId: w.id,
-            primarySite: w.primarySite,
-            sites: siteIds.map((id) => {
-              const s = priorities.get(id);
-              return { siteId: id, priority: s?.priority ?? 100, ...(s?.capacity !== undefined ? { capacity: s.capacity } : {}) };
-            }),
-            policy: effectivePolicy(config, w),
-            epoch: 0,
+    // Rehydrated in chunks, letting the event loop go between them: 10,000 workloads at once held
+    // it so long that the leadership lease went unrenewed and the coordinator stepped down in
+    // the middle of taking up the lead (issue 17, item 7).
+    const rehydrate = async (w: DrcConfig['workloads'][number]): Promise<void> => {
+      const runner = new WorkloadRunner(w.id, {
+        store,
+        writer: this.writer,
+        logger,
+        now: this.now,
+        dispatch,
+        gate,
+        canAct: () => this.isLeader,
+        ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
+        onChange: (view) => this.emit(view),
+        onAppended: (id, decisions, ms, input) => {
+          this.metrics.onAppended(id, decisions, ms);
+          this.plans.onWorkloadStep(id, input, decisions);
+          this.notifyDecisions(id, decisions, input.at);
+        },
+      });
+      this.runners.set(w.id, runner);
+      const siteIds = [w.primarySite, ...w.replicaSites];
+      await gate(() =>
+        runner.start({
+          workloadId: w.id,
+          primarySite: w.primarySite,
+          sites: siteIds.map((id) => {
+            const s = priorities.get(id);
+            return { siteId: id, priority: s?.priority ?? 100, ...(s?.capacity !== undefined ? { capacity: s.capacity } : {}) };
           }),
-        );
-      }),
-    );
+          policy: effectivePolicy(config, w),
+          epoch: 0,
+        }),
+      );
+    };
+    for (let from = 0; from < config.workloads.length; from += ACTIVATION_CHUNK) {
+      await Promise.all(config.workloads.slice(from, from + ACTIVATION_CHUNK).map(rehydrate));
+      await new Promise<void>((r) => setImmediate(r));
+    }
     // Plan runs resume before agent messages flow again (their workload steps check the streams first).
     await this.plans.activate();
     // A short ack wait: what a crashed leader had pulled but not acknowledged reaches its successor soon.
@@ -300,7 +308,9 @@ export class Coordinator {
   /** Stops acting: no consumption, no timers, no appends. */
   private async deactivate(state: LeadershipState): Promise<void> {
     if (!this.consuming && this.runners.size === 0) return;
-    this.opts.logger.warn({ coordinatorId: this.id, holder: state.holder, leaderEpoch: state.leaderEpoch }, 'standing by: another coordinator leads');
+    // Said as it is: a coordinator that lost its own lease (the elector logged why) is not told another leads.
+    const why = this.stopping ? 'stopping: leadership released' : state.holder !== undefined && state.holder !== this.id ? 'standing by: another coordinator leads' : 'standing by: this coordinator lost its leadership lease';
+    this.opts.logger[this.stopping ? 'info' : 'warn']({ coordinatorId: this.id, holder: state.holder, leaderEpoch: state.leaderEpoch }, why);
     this.consuming = false;
     await this.messages?.close();
     this.plans.deactivate();
