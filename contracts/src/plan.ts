@@ -88,7 +88,7 @@ export const PlanConfigSchema = z.strictObject({
 export type PlanConfig = z.infer<typeof PlanConfigSchema>;
 
 /** Who hears about failovers, approvals and plan runs. */
-export const NotificationEventSchema = z.enum(['failover.started', 'failover.completed', 'approval.required', 'plan.started', 'plan.finished']);
+export const NotificationEventSchema = z.enum(['failover.started', 'failover.completed', 'approval.required', 'plan.started', 'plan.finished', 'primary.rogue']);
 export type NotificationEvent = z.infer<typeof NotificationEventSchema>;
 export const NotificationsSchema = z.strictObject({
   webhooks: z

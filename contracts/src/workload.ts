@@ -170,6 +170,11 @@ export const DecisionSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('ReplicaSelected'), chosen: SiteIdSchema.optional(), candidates: z.array(CandidateSchema) }),
   z.strictObject({ type: z.literal('CommandIssued'), command: CommandRequestSchema }),
   z.strictObject({ type: z.literal('FenceConfirmed'), siteId: SiteIdSchema, by: z.enum(['agent', 'leaseExpiry']), detail: z.string().optional() }),
+  /**
+   * Invariant 1 at any time: a copy reported a writable role (primary) without being the primary
+   * at the current epoch. Recorded with the report that showed it; a fence at `epoch` follows.
+   */
+  z.strictObject({ type: z.literal('RoguePrimaryDetected'), siteId: SiteIdSchema, epoch: z.number().int().nonnegative(), evidence: z.array(z.string()) }),
   z.strictObject({ type: z.literal('PromoteConfirmed'), siteId: SiteIdSchema, epoch: z.number().int().nonnegative(), position: ReplicationPositionSchema.optional() }),
   z.strictObject({ type: z.literal('EpochAdvanced'), from: z.number().int().nonnegative(), to: z.number().int().nonnegative(), primarySite: SiteIdSchema }),
   z.strictObject({ type: z.literal('FailoverCompleted'), fromSite: SiteIdSchema, toSite: SiteIdSchema, epoch: z.number().int().nonnegative(), startedAt: EpochMsSchema, rtoMs: z.number().nonnegative(), dataLossSeconds: z.number().nonnegative().optional() }),

@@ -156,6 +156,8 @@ function describeDecision(d: Decision): Pick<HistoryEntry, 'kind' | 'summary' | 
       const params = Object.keys(c.params).length ? [`params ${JSON.stringify(c.params)}`] : [];
       return { kind: 'command', summary: `${c.action} → ${c.siteId} (epoch ${c.epoch}, timeout ${secs(c.timeoutMs)})`, details: [`command ${c.commandId}`, ...params] };
     }
+    case 'RoguePrimaryDetected':
+      return { kind: 'decision', summary: `${d.siteId} reports itself primary but is not the primary at epoch ${d.epoch}: fencing it`, details: d.evidence.map((e) => `evidence: ${e}`) };
     case 'FenceConfirmed':
       return { kind: 'decision', summary: `${d.siteId} fenced (${d.by === 'agent' ? 'confirmed by its agent' : 'lease expired'})`, details: d.detail ? [d.detail] : [] };
     case 'PromoteConfirmed':

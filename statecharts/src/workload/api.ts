@@ -1,7 +1,7 @@
 import { DEFAULT_POLICY, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
 import { createActor, type SnapshotFrom } from 'xstate';
 import { workloadMachine, type WorkloadContext } from './machine';
-import { withReplicaStatus } from './context';
+import { rogueFenceDue, withReplicaStatus } from './context';
 
 export type WorkloadSnapshot = SnapshotFrom<typeof workloadMachine>;
 
@@ -125,6 +125,7 @@ function quietReplicaReport(snapshot: WorkloadSnapshot, input: Extract<WorkloadI
   const guards = eventlessGuards(snapshot);
   if (guards === null) return undefined;
   const context: WorkloadContext = { ...snapshot.context, ...withReplicaStatus(snapshot.context, input) };
+  if (rogueFenceDue(context, input)) return undefined; // the root's handler fences it
   for (const g of guards) if (g({ context, event: input }, undefined)) return undefined;
   return { snapshot: { ...snapshot, context } as WorkloadSnapshot, effects: [] };
 }

@@ -2,7 +2,7 @@ import type { Actor, Decision, Policy, WorkloadInput } from '@drc/contracts';
 import type { SiteFacts } from './select-replica';
 
 /** Bumped whenever a change to the machine can change a decision (replay checks it). */
-export const STATECHART_VERSION = 'workload@2';
+export const STATECHART_VERSION = 'workload@3';
 
 export interface SiteState extends SiteFacts {
   role: 'primary' | 'replica' | 'fenced' | 'stopped' | 'unknown';
@@ -26,6 +26,17 @@ export interface Operation {
   attempt: number;
   /** Id of the command the current step waits for. */
   commandId?: string | undefined;
+}
+
+/** A fence sent to a copy that reported itself primary without being the primary (invariant 1). */
+export interface RogueFence {
+  epoch: number;
+  /** Counts this site's fences at this epoch, so each has its own command id. */
+  attempt: number;
+  commandId: string;
+  issuedAt: number;
+  /** Its result came back (done or not): a later report of a writable role is fenced again. */
+  answered: boolean;
 }
 
 export interface DrillContext {
@@ -59,6 +70,8 @@ export interface WorkloadContext {
   escalation?: { step: string; reason: string } | undefined;
   drill?: DrillContext | undefined;
   drillSeq: number;
+  /** The last fence of a rogue primary, by site (a side command: no operation waits for it). */
+  rogueFences?: Record<string, RogueFence> | undefined;
 }
 
 /** Events the machine reacts to: recorded inputs, plus its own delayed events fed back with `at`. */
@@ -105,6 +118,25 @@ export function withReplicaStatus(ctx: WorkloadContext, event: Extract<WorkloadE
       },
     },
   };
+}
+
+/**
+ * Pure. Invariant 1 holds at any time, not only during a move: a report of a writable role from a
+ * copy that is not the primary at the current epoch calls for a fence at once, unless one sent at
+ * this epoch is still within its fence timeout. The target of an operation in progress is left to
+ * it: a failover's or switchover's promotion target becomes the primary, and a reprotect's target
+ * is being demoted by the reprotect command already sent (a fence after it, run after it by the
+ * agent, would stop the replica it makes; should the reprotect fail, the copy is fenced on its next
+ * report). The primary being moved away from is the move's own business: it stays `primarySite`
+ * until the move completes. `ctx` is the context with the report already applied. The machine's
+ * REPLICA_STATUS handler and the fast path both use it.
+ */
+export function rogueFenceDue(ctx: WorkloadContext, event: Extract<WorkloadEvent, { type: 'REPLICA_STATUS' }>): boolean {
+  if (event.role !== 'primary' || event.siteId === ctx.primarySite || !ctx.sites[event.siteId]) return false;
+  if (ctx.op?.target === event.siteId && !ctx.escalation) return false; // an escalated operation acts no more
+  const last = ctx.rogueFences?.[event.siteId];
+  if (!last || last.epoch !== ctx.epoch || last.answered) return true;
+  return event.at - last.issuedAt >= ctx.policy.fenceTimeoutMs;
 }
 
 /** Pure. The time carried by any event (timer events get theirs from the runtime). */

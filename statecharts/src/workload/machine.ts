@@ -1,6 +1,6 @@
 import type { CommandAction, Policy, WorkloadSetup } from '@drc/contracts';
 import { setup } from 'xstate';
-import { commandIdFor, decide, inCooldown, inSync, isDegraded, timeOf, withReplicaStatus, type Operation, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
+import { commandIdFor, decide, inCooldown, inSync, isDegraded, rogueFenceDue, timeOf, withReplicaStatus, type Operation, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
 import { selectReplica } from './select-replica';
 
 export { STATECHART_VERSION, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
@@ -56,6 +56,39 @@ const reject = s.enqueueActions(({ context, event, enqueue }) => {
 
 const acknowledge = () =>
   s.enqueueActions(({ context, event, enqueue }) => enqueue.assign({ now: timeOf(event as { at?: number }, context), cooldownAcknowledged: true, escalation: undefined, op: undefined, approvalFor: undefined }));
+
+/**
+ * A replica report: its facts are taken and, when the copy reports itself primary without being
+ * the primary at the current epoch (`rogueFenceDue`), it is fenced at once, at the current epoch,
+ * whatever the state (a move in progress, failedOver with autoReprotect off, paused): invariant 1
+ * holds all the time. The fence is a side command no step waits for, so it disturbs no operation
+ * in progress; its result is only recorded (`rogueFenceAnswered`).
+ */
+const takeReplicaStatus = s.enqueueActions(({ context, event, enqueue }) => {
+  if (event.type !== 'REPLICA_STATUS') return;
+  const facts = withReplicaStatus(context, event);
+  if (!rogueFenceDue({ ...context, ...facts }, event)) return enqueue.assign(facts);
+  const { epoch, workloadId } = context;
+  const last = context.rogueFences?.[event.siteId];
+  const attempt = last && last.epoch === epoch ? last.attempt + 1 : 0;
+  const commandId = `${workloadId}:${epoch}:rogue:fence:${event.siteId}:${attempt}`;
+  const evidence = [
+    `${event.siteId} reports ${workloadId} as ${event.healthy ? 'a healthy' : 'an unhealthy'} primary${event.position !== undefined ? ` at position ${event.position}` : ''}; the primary at epoch ${epoch} is ${context.primarySite}`,
+    ...(context.op ? [`a ${context.op.kind} from ${context.op.fromSite}${context.op.target ? ` to ${context.op.target}` : ''} is in progress`] : []),
+    ...(last && last.epoch === epoch ? [last.answered ? `fenced before at this epoch (${last.commandId}), yet writable again` : `the fence ${last.commandId} was not answered within ${context.policy.fenceTimeoutMs} ms`] : []),
+  ];
+  enqueue(decide({ type: 'RoguePrimaryDetected', siteId: event.siteId, epoch, evidence }));
+  enqueue(decide({ type: 'CommandIssued', command: { commandId, siteId: event.siteId, action: 'fence', epoch, timeoutMs: context.policy.fenceTimeoutMs, params: { reason: `not the primary at epoch ${epoch}` } } }));
+  enqueue.assign({ ...facts, rogueFences: { ...context.rogueFences, [event.siteId]: { epoch, attempt, commandId, issuedAt: event.at, answered: false } } });
+});
+
+/** The result of a rogue primary's fence, from its own site: recorded; the copy's next report tells its role. */
+const isRogueFenceResult = ({ context, event }: { context: WorkloadContext; event: WorkloadEvent }) =>
+  event.type === 'COMMAND_RESULT' && context.rogueFences?.[event.siteId]?.commandId === event.commandId;
+const rogueFenceAnswered = s.enqueueActions(({ context, event, enqueue }) => {
+  const f = event.type === 'COMMAND_RESULT' ? context.rogueFences?.[event.siteId] : undefined;
+  if (event.type === 'COMMAND_RESULT' && f) enqueue.assign({ now: event.at, rogueFences: { ...context.rogueFences, [event.siteId]: { ...f, answered: true } } });
+});
 
 const noteTime = s.enqueueActions(({ context, event, enqueue }) => enqueue.assign({ now: timeOf(event as { at?: number }, context) }));
 
@@ -239,11 +272,9 @@ export const workloadMachine = s.createMachine({
   },
   // Facts about copies and sites are kept current whatever the state (even paused).
   on: {
-    REPLICA_STATUS: {
-      actions: s.enqueueActions(({ context, event, enqueue }) => {
-        if (event.type === 'REPLICA_STATUS') enqueue.assign(withReplicaStatus(context, event));
-      }),
-    },
+    REPLICA_STATUS: { actions: takeReplicaStatus },
+    // Reached only when no state takes the result (XState asks the root last): a rogue primary's fence.
+    COMMAND_RESULT: { guard: isRogueFenceResult, actions: rogueFenceAnswered },
     SITE_STATUS: {
       actions: s.enqueueActions(({ context, event, enqueue }) => {
         if (event.type !== 'SITE_STATUS') return;

@@ -135,7 +135,13 @@ export class ObservationTracker {
     const changedMeaning = !slot.fed || slot.fedRole !== slot.role || slot.fedHealthy !== slot.healthy || slot.fedAboveRpo !== aboveRpo;
     const moved = slot.fed && (slot.fedPosition !== slot.position || slot.fedLagSeconds !== lag);
     const due = slot.fed && at - slot.fedAt >= this.opts.refreshMs;
-    if (!changedMeaning && !(moved && (due || force))) return undefined;
+    // A copy that says it is writable at a site that is not the primary's (invariant 1): the machine
+    // must hear it whenever its record of the copy says otherwise, although this tracker fed that
+    // role before (an old primary back after a failover that recorded it `fenced`, while the last
+    // thing fed from it was `primary`, from before), and again every refresh period while it lasts,
+    // so that a fence that did not take is sent again.
+    const rogue = slot.role === 'primary' && slot.siteId !== view.primarySite && (due || recordedRole(view, slot.siteId) !== 'primary');
+    if (!changedMeaning && !(moved && (due || force)) && !rogue) return undefined;
     // The first record of a copy is dated back by a fixed share of the refresh period (from the
     // workload and site names), so that thousands of copies first seen together do not all come
     // due in the same second every period: the refreshes spread evenly instead of arriving as
@@ -159,6 +165,12 @@ export class ObservationTracker {
       },
     };
   }
+}
+
+/** Pure. The role the workload's view records for the copy at a site. */
+function recordedRole(view: WorkloadView, siteId: string): WorkloadRole | undefined {
+  for (const r of view.replicas) if (r.siteId === siteId) return r.role;
+  return undefined;
 }
 
 /** The slot of one site's copy, made on first report (sites keep the order they were first heard in). */

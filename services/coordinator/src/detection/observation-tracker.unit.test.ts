@@ -67,6 +67,28 @@ describe('observation tracker - the stream records meaning, not every sample', (
   });
 });
 
+describe('observation tracker - a copy that reports itself primary away from the primary site reaches the machine', () => {
+  const after = (primarySite: string, roles: Record<string, 'primary' | 'replica' | 'fenced'>): WorkloadView => ({
+    ...view('w'),
+    primarySite,
+    replicas: Object.entries(roles).map(([siteId, role], i) => ({ siteId, role, healthy: true, priority: i + 1 })),
+  });
+  const primaryAt = (site: string, at: number): Observation => ({ ...obs(site, ['w'], at), workloads: [{ workloadId: 'w', role: 'primary', healthy: true, replication: { position: '7', lagSeconds: 0, lagBytes: 0 } }] });
+
+  it('the old primary, recorded fenced by a failover, still reporting the primary role it was last fed with is fed again, and again each refresh period while it lasts', () => {
+    const t = new ObservationTracker({ refreshMs: 30_000 });
+    expect(t.observe(primaryAt('A', 1000), 1000, () => view('w')).map((x) => x.input.type)).toContain('REPLICA_STATUS');
+    // A failover moved the primary to B and recorded A fenced; A comes back, unchanged, as primary.
+    const moved = after('B', { A: 'fenced', B: 'primary' });
+    const back = t.observe(primaryAt('A', 2000), 2000, () => moved);
+    expect(back.map((x) => x.input)).toEqual([expect.objectContaining({ type: 'REPLICA_STATUS', siteId: 'A', role: 'primary' })]);
+    // Once recorded as primary (and fenced by the machine), the same report is fed once per refresh period.
+    const recorded = after('B', { A: 'primary', B: 'primary' });
+    expect(t.observe(primaryAt('A', 3000), 3000, () => recorded)).toEqual([]);
+    expect(t.observe(primaryAt('A', 33_000), 33_000, () => recorded).map((x) => x.input.type)).toEqual(['REPLICA_STATUS']);
+  });
+});
+
 /**
  * The tracker as it was first written (maps of the messages' own objects), kept here as the
  * model the in-place tracker must agree with: same inputs, same order, for any sequence.
@@ -125,7 +147,8 @@ class ReferenceTracker {
     const changedMeaning = !prev || prev.role !== w.role || prev.healthy !== w.healthy || prev.aboveRpo !== aboveRpo;
     const moved = prev !== undefined && (prev.position !== w.replication?.position || prev.lagSeconds !== lag);
     const due = prev !== undefined && at - prev.at >= this.refreshMs;
-    if (!changedMeaning && !(moved && (due || force))) return undefined;
+    const rogue = w.role === 'primary' && siteId !== view.primarySite && (due || view.replicas.find((r) => r.siteId === siteId)?.role !== 'primary');
+    if (!changedMeaning && !(moved && (due || force)) && !rogue) return undefined;
     let h = 0x811c9dc5;
     const name = `${id}/${siteId}`;
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;

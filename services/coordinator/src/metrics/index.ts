@@ -17,6 +17,7 @@ export const METRIC_NAMES = [
   'drc_site_up',
   'drc_site_lease_remaining_seconds',
   'drc_failovers_total',
+  'drc_rogue_primaries_total',
   'drc_failover_duration_seconds',
   'drc_decisions_total',
   'drc_dead_letters_total',
@@ -110,6 +111,7 @@ export function createMetrics(getCoordinator: () => Coordinator | undefined, now
     name: 'drc_failover_duration_seconds', help: 'Failover duration from detection to completion (RTO)', registers: [registry],
     buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
   });
+  const roguePrimaries = new Counter({ name: 'drc_rogue_primaries_total', help: 'Copies found writable without being the primary at the current epoch (each one fenced at once)', labelNames: ['workload', 'site'], registers: [registry] });
   const decisionsTotal = new Counter({ name: 'drc_decisions_total', help: 'Decisions recorded, by type', labelNames: ['type'], registers: [registry] });
   const deadLetters = new Counter({ name: 'drc_dead_letters_total', help: 'Agent messages rejected and dead-lettered', registers: [registry] });
   const agentMessages = new Counter({ name: 'drc_agent_messages_total', help: 'Agent messages received, by kind', labelNames: ['kind'], registers: [registry] });
@@ -126,7 +128,7 @@ export function createMetrics(getCoordinator: () => Coordinator | undefined, now
         if (d.type === 'FailoverCompleted') {
           failovers.inc({ workload: workloadId, mode: 'unplanned' });
           failoverDuration.observe(d.rtoMs / 1000);
-        }
+        } else if (d.type === 'RoguePrimaryDetected') roguePrimaries.inc({ workload: workloadId, site: d.siteId });
       }
     },
     onDeadLetter: () => deadLetters.inc(),

@@ -8,6 +8,7 @@ const SUBJECTS: Record<NotificationEvent, (p: Record<string, unknown>) => string
   'approval.required': (p) => `approval required: ${String(p.workloadId ?? `plan run ${String(p.runId)} step ${String(p.stepId)}`)}`,
   'plan.started': (p) => `recovery plan ${String(p.plan)} started (${String(p.mode)})`,
   'plan.finished': (p) => `recovery plan ${String(p.plan)} finished: ${String(p.result)}`,
+  'primary.rogue': (p) => `two primaries: ${String(p.siteId)} reports ${String(p.workloadId)} writable at epoch ${String(p.epoch)}; fencing it`,
 };
 
 /**
