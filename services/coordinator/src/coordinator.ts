@@ -241,6 +241,8 @@ export class Coordinator {
         ...(this.opts.tracer ? { tracer: this.opts.tracer } : {}),
         onChange: (view) => this.emit(view),
         onAppended: (id, decisions, ms, input) => {
+          // The primary moved: whether the old one was down says nothing about the new one.
+          if (decisions.some((d) => d.type === 'FailoverCompleted')) this.observations.resetPrimary(id);
           this.metrics.onAppended(id, decisions, ms);
           this.plans.onWorkloadStep(id, input, decisions);
           this.notifyDecisions(id, decisions, input.at);
@@ -403,6 +405,7 @@ export class Coordinator {
       if (d.type === 'FailoverStarted') this.notifier.notify('failover.started', { workloadId, mode: d.mode, fromSite: d.fromSite, reason: d.reason, actor: d.actor ?? null }, at);
       else if (d.type === 'FailoverCompleted') this.notifier.notify('failover.completed', { workloadId, fromSite: d.fromSite, toSite: d.toSite, epoch: d.epoch, rtoMs: d.rtoMs, dataLossSeconds: d.dataLossSeconds ?? null }, at);
       else if (d.type === 'ApprovalRequired') this.notifier.notify('approval.required', { workloadId, reason: d.reason, candidate: d.candidate ?? null }, at);
+      else if (d.type === 'RoguePrimaryDetected') this.notifier.notify('primary.rogue', { workloadId, siteId: d.siteId, epoch: d.epoch, evidence: d.evidence }, at);
     }
   }
 
