@@ -167,9 +167,9 @@ export class LeaderElector {
   }
 
   /**
-   * After a renewal failed (no answer in time past the lease's validity, or a revision conflict): renews the lease at
-   * the same epoch if the key still holds it, by compare-and-set on the revision read. True when
-   * renewed; otherwise what was found (for the step-down log).
+   * After a renewal failed (no answer in time past the lease's validity, or a revision conflict):
+   * renews the lease at the same epoch if the key still holds it, by compare-and-set on the
+   * revision read. True when renewed; otherwise what was found (for the step-down log).
    */
   private async keepOwnLease(): Promise<true | string> {
     const kv = this.kv!;
@@ -180,9 +180,12 @@ export class LeaderElector {
       return `the lease could not be read (${(e as Error).message})`;
     }
     if (!entry || entry.operation !== 'PUT') return 'no lease at all';
-    const parsed = LeaseSchema.safeParse(JSON.parse(entry.string() || '{}'));
-    if (!parsed.success) return 'an unreadable lease';
-    const held = parsed.data;
+    let held: Lease;
+    try {
+      held = LeaseSchema.parse(JSON.parse(entry.string() || '{}'));
+    } catch {
+      return 'an unreadable lease';
+    }
     if (held.holder !== this.opts.candidateId || held.leaderEpoch !== this.state.leaderEpoch || held.released) {
       return `lease of ${held.holder} at leader epoch ${held.leaderEpoch}${held.released ? ' (released)' : ''}`;
     }
