@@ -1,4 +1,5 @@
 import type { Decision } from '@drc/contracts';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decideWorkload, decideWorkloadSlow } from './api';
 import { Sim, setupWith } from './test-harness';
@@ -151,5 +152,65 @@ describe('invariant 1 - a rogue primary is fenced at once, at the current epoch'
     const slow = decideWorkloadSlow(sim.snapshot, input);
     expect(fast.effects).toEqual(slow.effects);
     expect(fast.effects.some((e) => e.kind === 'decision' && e.decision.type === 'RoguePrimaryDetected')).toBe(true);
+  });
+});
+
+describe('invariant 1 - rogue fences over random input sequences (fast-check)', () => {
+  const SITES = ['A', 'B', 'C'] as const;
+  type Step =
+    | { kind: 'advance'; ms: number }
+    | { kind: 'answer'; pick: number; status: 'done' | 'failed' }
+    | { kind: 'replica'; site: string; healthy: boolean; role: 'primary' | 'replica' | 'fenced' | 'stopped'; lag: number }
+    | { kind: 'site'; site: string; lost: boolean }
+    | { kind: 'primaryFailed' }
+    | { kind: 'operator'; command: 'failover' | 'switchover' | 'reprotect' | 'acknowledge' | 'pause' | 'resume'; site: string };
+  const site = fc.constantFrom(...SITES);
+  const stepArb: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 8_000 }) }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant('answer' as const), pick: fc.nat(), status: fc.constantFrom('done' as const, 'done' as const, 'failed' as const) }) },
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant('replica' as const), site, healthy: fc.boolean(), role: fc.constantFrom('primary' as const, 'replica' as const, 'fenced' as const, 'stopped' as const), lag: fc.constantFrom(0, 1, 120) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant('site' as const), site, lost: fc.boolean() }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('primaryFailed' as const) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('operator' as const), command: fc.constantFrom('failover' as const, 'switchover' as const, 'reprotect' as const, 'acknowledge' as const, 'pause' as const, 'resume' as const), site }) },
+  );
+
+  it('a report of a writable copy that is not the primary, nor the target of an operation acting, always leaves a fence of it at the current epoch outstanding; no rogue fence ever goes to the primary or to such a target', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(stepArb, { minLength: 5, maxLength: 60 }), (autoReprotect, steps) => {
+        const sim = new Sim(setupWith({ autoReprotect, cooldownSeconds: 0, retries: 1, fenceTimeoutMs: 5000, promoteTimeoutMs: 5000, verifyTimeoutMs: 5000 }));
+        let req = 0;
+        for (const st of steps) {
+          const before = sim.snapshot.context;
+          let fx: ReturnType<Sim['send']> = [];
+          if (st.kind === 'advance') sim.advance(st.ms);
+          else if (st.kind === 'answer') {
+            const issued = sim.decisions.flatMap(({ decision: d }) => (d.type === 'CommandIssued' ? [d.command] : []));
+            const c = issued[st.pick % Math.max(1, issued.length)];
+            if (c) fx = answer(sim, c, st.status);
+          } else if (st.kind === 'replica') fx = sim.send({ type: 'REPLICA_STATUS', siteId: st.site, healthy: st.healthy, role: st.role, lagSeconds: st.lag, position: String(Math.max(0, sim.now - st.lag * 1000)) });
+          else if (st.kind === 'site') sim.send({ type: 'SITE_STATUS', siteId: st.site, status: st.lost ? 'lost' : 'up', evidence: [], ...(st.lost ? { leaseExpiredAt: sim.now } : {}) });
+          else if (st.kind === 'primaryFailed') sim.send({ type: 'PRIMARY_FAILED', siteId: sim.view.primarySite, reason: 'unhealthy', evidence: [] });
+          else sim.send({ type: 'OPERATOR_COMMAND', command: st.command, actor: { kind: 'operator', id: 'op' }, requestId: `r${req++}`, targetSite: st.site });
+
+          const ctx = sim.snapshot.context;
+          for (const e of fx) {
+            if (e.kind !== 'decision' || e.decision.type !== 'RoguePrimaryDetected') continue;
+            // Never the primary, never the target of an operation that is acting.
+            expect(e.decision.siteId).not.toBe(before.primarySite);
+            if (before.op && !before.escalation) expect(e.decision.siteId).not.toBe(before.op.target);
+            expect(e.decision.epoch).toBe(ctx.epoch);
+          }
+          if (st.kind === 'replica' && st.role === 'primary' && st.site !== ctx.primarySite && !(ctx.op && !ctx.escalation && ctx.op.target === st.site)) {
+            const f = ctx.rogueFences?.[st.site];
+            expect(f, `${st.site} reported primary in ${sim.state}: no fence outstanding`).toBeDefined();
+            expect(f!.epoch).toBe(ctx.epoch);
+            expect(f!.answered).toBe(false);
+            expect(sim.now - f!.issuedAt).toBeLessThan(ctx.policy.fenceTimeoutMs);
+            expect(sim.decisions.some(({ decision: d }) => d.type === 'CommandIssued' && d.command.commandId === f!.commandId && d.command.action === 'fence' && d.command.epoch === ctx.epoch && d.command.siteId === st.site)).toBe(true);
+          }
+        }
+      }),
+      { numRuns: Number(process.env.DRC_PROPERTY_RUNS ?? 500) },
+    );
   });
 });
