@@ -102,8 +102,8 @@ export class Coordinator {
   private readonly now: () => number;
   private readonly writer: Writer;
   /** Heartbeats and observations, each ordered per agent incarnation (a restarted agent's seq starts over). */
-  private readonly heartbeatOrder = new AgentSequencer();
-  private readonly observationOrder = new AgentSequencer();
+  private readonly heartbeatOrder: AgentSequencer;
+  private readonly observationOrder: AgentSequencer;
   private js!: JetStreamClient;
   private hbSub?: NatsSubscription;
   private messages?: ConsumerMessages;
@@ -125,6 +125,9 @@ export class Coordinator {
     this.subjects = createSubjects(opts.config.nats.prefix);
     this.startedAt = this.now();
     this.writer = { coordinatorId: this.id, leaderEpoch: 0 };
+    const silent = { supersedeSilentAfterMs: opts.config.coordinator.siteLeaseTtlMs };
+    this.heartbeatOrder = new AgentSequencer(silent);
+    this.observationOrder = new AgentSequencer(silent);
     this.sites = new SiteTracker({
       sites: opts.config.sites,
       defaultLeaseTtlMs: opts.config.coordinator.siteLeaseTtlMs,
@@ -430,7 +433,7 @@ export class Coordinator {
     if (v.message.kind !== 'heartbeat') return this.deadLetter(subject, data, `expected a heartbeat, got ${v.message.kind}`, []);
     this.metrics.onAgentMessage('heartbeat');
     const hb = v.message;
-    const order = this.heartbeatOrder.admit(hb);
+    const order = this.heartbeatOrder.admit(hb, this.now());
     if (!order.ok) {
       this.stats.staleDropped++;
       const { reason, issues } = outOfOrderReason('heartbeat', hb, order);
@@ -451,7 +454,7 @@ export class Coordinator {
   }
 
   private async onObservation(subject: string, data: Uint8Array, msg: Observation): Promise<void> {
-    const order = this.observationOrder.check(msg);
+    const order = this.observationOrder.check(msg, this.now());
     if (!order.ok) {
       const { reason, issues } = outOfOrderReason('observation', msg, order);
       return this.deadLetter(subject, data, reason, issues);
@@ -469,7 +472,7 @@ export class Coordinator {
       }
       views[i] = view;
     }
-    this.observationOrder.take(msg);
+    this.observationOrder.take(msg, this.now());
     const now = this.now();
     if (msg.observedAt < now - 4 * this.opts.config.coordinator.siteLeaseTtlMs) {
       this.stats.staleDropped++; // a backlog from before a restart: facts too old to act on

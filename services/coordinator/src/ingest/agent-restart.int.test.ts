@@ -136,4 +136,19 @@ describe('invariant 1a - an agent restart is not mistaken for a replay', () => {
       throw new Error(`${String(e)}: C is ${status('C')}; dead letters: ${letters.slice(-3).map((l) => l.reason).join(' | ')}`);
     });
   });
+
+  it("a restart on a host whose clock stepped back: once the newest run has been silent past the lease, the new run is heard", async () => {
+    const c = agents.get('C')!;
+    c.beating = false;
+    await eventually(() => status('C') === 'lost', 10_000);
+    // NTP stepped the host's clock back an hour while the agent was down: the new process's
+    // start time is earlier than the run the coordinator heard last.
+    const before = c.restart();
+    c.incarnation = { id: randomUUID(), startedAt: before.startedAt - 3600_000 };
+    const lettersBefore = letters.length;
+    c.beating = true;
+    await eventually(() => status('C') === 'up', 5_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: C is ${status('C')}; dead letters: ${letters.slice(lettersBefore).slice(-2).map((l) => l.reason).join(' | ')}`);
+    });
+  });
 });

@@ -19,6 +19,20 @@ export type SequenceVerdict =
 interface Newest {
   incarnation: AgentIncarnation;
   seq: number;
+  /** When it was taken (the coordinator's clock), if the caller said. */
+  takenAt?: number;
+}
+
+export interface AgentSequencerOptions {
+  /**
+   * An older incarnation is taken once the newest one heard has been silent this long (ms; the
+   * site lease). Start times come from the agents' clocks: a host whose clock stepped back while
+   * its agent restarted starts a run that looks older than the dead one, and refusing it for ever
+   * would leave the site lost until the coordinator restarts. A run silent past the lease is
+   * dead (its site was declared lost), so a replay of it is the only thing this lets in, and a lost
+   * site's observations are not taken before its heartbeat is heard anyway. Unset: never.
+   */
+  supersedeSilentAfterMs?: number;
 }
 
 /**
@@ -32,25 +46,32 @@ interface Newest {
 export class AgentSequencer {
   private readonly newest = new Map<string, Newest>();
 
-  /** Whether `msg` comes after everything taken from its agent so far. Changes nothing. */
-  check(msg: SequencedMessage): SequenceVerdict {
+  constructor(private readonly opts: AgentSequencerOptions = {}) {}
+
+  /** Whether `msg` comes after everything taken from its agent so far (`now`: the coordinator's clock). Changes nothing. */
+  check(msg: SequencedMessage, now?: number): SequenceVerdict {
     const last = this.newest.get(keyOf(msg));
     if (!last) return { ok: true, restarted: false };
     const order = compareIncarnations(msg.incarnation, last.incarnation);
-    if (order < 0) return { ok: false, why: 'older-incarnation', current: last.incarnation };
+    if (order < 0) {
+      const silentFor = now !== undefined && last.takenAt !== undefined ? now - last.takenAt : undefined;
+      const limit = this.opts.supersedeSilentAfterMs;
+      if (limit !== undefined && silentFor !== undefined && silentFor >= limit) return { ok: true, restarted: true, previous: last.incarnation };
+      return { ok: false, why: 'older-incarnation', current: last.incarnation };
+    }
     if (order > 0) return { ok: true, restarted: true, previous: last.incarnation };
     return msg.seq > last.seq ? { ok: true, restarted: false } : { ok: false, why: 'replay', lastSeq: last.seq };
   }
 
   /** Records `msg` as the newest taken from its agent (after `check` said it is in order). */
-  take(msg: SequencedMessage): void {
-    this.newest.set(keyOf(msg), { incarnation: msg.incarnation, seq: msg.seq });
+  take(msg: SequencedMessage, now?: number): void {
+    this.newest.set(keyOf(msg), { incarnation: msg.incarnation, seq: msg.seq, ...(now !== undefined ? { takenAt: now } : {}) });
   }
 
   /** `check`, then `take` when in order. */
-  admit(msg: SequencedMessage): SequenceVerdict {
-    const verdict = this.check(msg);
-    if (verdict.ok) this.take(msg);
+  admit(msg: SequencedMessage, now?: number): SequenceVerdict {
+    const verdict = this.check(msg, now);
+    if (verdict.ok) this.take(msg, now);
     return verdict;
   }
 }

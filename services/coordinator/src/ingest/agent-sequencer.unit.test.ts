@@ -43,3 +43,21 @@ describe('agent sequencer - messages are ordered per agent incarnation', () => {
     expect(s.admit(msg(run1, 0, 'A@other-host'))).toEqual({ ok: true, restarted: false });
   });
 });
+
+describe('agent sequencer - a host clock stepped back', () => {
+  it('takes an older-looking run once the newest has been silent past the limit, not before', () => {
+    const s = new AgentSequencer({ supersedeSilentAfterMs: 3_000 });
+    s.admit(msg(run2, 10), 100_000);
+    expect(s.admit(msg(run1, 0), 102_999)).toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), 103_000)).toEqual({ ok: true, restarted: true, previous: run2 });
+    expect(s.admit(msg(run1, 1), 103_001)).toEqual({ ok: true, restarted: false });
+    // Within the new run, order holds as before.
+    expect(s.admit(msg(run1, 1), 103_002)).toMatchObject({ ok: false, why: 'replay' });
+  });
+
+  it('without a limit (or a clock), an older run is never taken', () => {
+    const s = new AgentSequencer();
+    s.admit(msg(run2, 10), 0);
+    expect(s.admit(msg(run1, 0), 1e12)).toMatchObject({ ok: false, why: 'older-incarnation' });
+  });
+});
