@@ -93,7 +93,11 @@ export type WorkloadStateAt = z.infer<typeof WorkloadStateAtSchema>;
 export const FailoverNumberSchema = z.union([z.literal('latest'), z.coerce.number().int().positive()]);
 
 export const FailoverPhaseSchema = z.object({
-  /** decision: detection → decision (debounce, approval); select: fenced → promote sent (incl. a data-loss approval). */
+  /**
+   * decision: detection → decision (debounce, approval). A failover then selects (decision → a
+   * replica chosen, incl. waiting for a promotable one or a data-loss approval) before it fences
+   * (chosen → fenced); a planned move fences (quiesce, demote), then selects (fenced → promote sent).
+   */
   phase: z.enum(['decision', 'fence', 'select', 'promote', 'redirect', 'verify']),
   startedAt: EpochMsSchema,
   endedAt: EpochMsSchema.optional(),

@@ -19,6 +19,13 @@ export const PolicySchema = z.strictObject({
   verifyTimeoutMs: positiveMs,
   /** Extra wait after a lease expired before the old primary counts as self-fenced. */
   fenceMarginMs: z.number().int().nonnegative(),
+  /**
+   * How long a failover waits for a promotable replica (site up, copy a healthy replica, lag
+   * within the allowed data loss) before giving up with the primary untouched: nothing is fenced
+   * until one is chosen. Every replica report in the meantime is a re-check. Optional, so
+   * workloads registered before it existed keep their recorded policy.
+   */
+  replicaWaitMs: z.number().int().nonnegative().optional(),
   retries: z.number().int().nonnegative().max(100),
   /** Anti-flap: no second automatic failover within this window unless acknowledged. */
   cooldownSeconds: z.number().nonnegative(),
@@ -36,6 +43,7 @@ export const DEFAULT_POLICY: Policy = {
   promoteTimeoutMs: 30_000,
   verifyTimeoutMs: 30_000,
   fenceMarginMs: 1000,
+  replicaWaitMs: 5000,
   retries: 2,
   cooldownSeconds: 300,
   autoReprotect: true,

@@ -16,6 +16,8 @@ interface Open {
   report: Omit<FailoverReport, 'of' | 'phases'>;
   commands: Map<string, CommandLine>;
   fencedAt?: number;
+  /** An unplanned failover's replica was chosen (before any fence: invariant 1a). */
+  selectedAt?: number;
   promoteIssuedAt?: number;
   promotedAt?: number;
   redirectIssuedAt?: number;
@@ -42,8 +44,10 @@ function close(o: Open): Omit<FailoverReport, 'of'> {
   const r = o.report;
   const phases: Phase[] = [
     ...(r.detectedAt !== undefined ? phase('decision', r.detectedAt, r.decidedAt) : []),
-    ...phase('fence', r.decidedAt, o.fencedAt),
-    ...phase('select', o.fencedAt, o.promoteIssuedAt),
+    // A failover chooses its replica before it fences (invariant 1a); a planned move's target is named.
+    ...(r.mode === 'unplanned'
+      ? [...phase('select', r.decidedAt, o.selectedAt), ...phase('fence', o.selectedAt, o.fencedAt)]
+      : [...phase('fence', r.decidedAt, o.fencedAt), ...phase('select', o.fencedAt, o.promoteIssuedAt)]),
     ...phase('promote', o.promoteIssuedAt, o.promotedAt),
     ...phase('redirect', o.redirectIssuedAt, o.redirectedAt),
     ...phase('verify', o.redirectedAt ?? o.promotedAt, r.completedAt),
@@ -177,6 +181,7 @@ export function failoverReports(workloadId: string, events: ReadonlyArray<TimedE
       case 'ReplicaSelected':
         r.candidates = d.candidates;
         if (d.chosen !== undefined) {
+          open.selectedAt ??= at;
           r.toSite = d.chosen;
           const pos = d.candidates.find((c) => c.siteId === d.chosen)?.position;
           if (pos !== undefined) r.dataLoss.promotedPosition = pos;

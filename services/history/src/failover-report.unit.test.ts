@@ -27,7 +27,7 @@ function siteLossEpisode(): WorkloadInput[] {
 }
 
 describe('failover report - reconstructed from a recorded stream', () => {
-  it('times detection, decision, fence, selection, promote, redirect and verify of an automatic failover', () => {
+  it('times detection, decision, selection, fence, promote, redirect and verify of an automatic failover (selection before the fence)', () => {
     const events = recordStream(setup, siteLossEpisode());
     const reports = failoverReports('db1', events);
     expect(reports).toHaveLength(1);
@@ -50,7 +50,7 @@ describe('failover report - reconstructed from a recorded stream', () => {
       fencedBy: 'leaseExpiry',
       dataLoss: { seconds: 0.5, oldPrimaryPosition: '5000', promotedPosition: '4900', positionGap: '100' },
     });
-    expect(Object.fromEntries(r.phases.map((p) => [p.phase, p.durationMs]))).toEqual({ decision: 1000, fence: 100, select: 0, promote: 100, redirect: 100, verify: 0 });
+    expect(Object.fromEntries(r.phases.map((p) => [p.phase, p.durationMs]))).toEqual({ decision: 1000, select: 0, fence: 100, promote: 100, redirect: 100, verify: 0 });
     expect(r.evidence).toEqual(expect.arrayContaining(['probe failed: connection refused', 'lease expired', 'witness C cannot reach A']));
     expect(r.evidence.some((e) => /^site A lost \(lease expired at /.test(e))).toBe(true);
     expect(new Set(r.evidence).size).toBe(r.evidence.length);
@@ -92,8 +92,10 @@ describe('failover report - reconstructed from a recorded stream', () => {
     const [r] = failoverReports('db1', events);
     expect(r).toMatchObject({ outcome: 'escalated', fromSite: 'A', detectedAt: T0 + 1000, decidedAt: T0 + 2000 });
     expect(r?.outcomeReason).toMatch(/fence on A not confirmed within 10000 ms/);
-    expect(r?.toSite).toBeUndefined();
+    expect(r?.toSite).toBe('B'); // chosen before the fence (invariant 1a), never promoted
     expect(r?.commands.filter((c) => c.action === 'fence')).toHaveLength(DEFAULT_POLICY.retries + 1);
+    expect(r?.commands.filter((c) => c.action === 'promote')).toEqual([]);
+    expect(r?.phases.find((p) => p.phase === 'select')).toEqual({ phase: 'select', startedAt: T0 + 2000, endedAt: T0 + 2000, durationMs: 0 });
     expect(r?.phases.find((p) => p.phase === 'fence')).toEqual({ phase: 'fence', startedAt: T0 + 2000 });
 
     const cut = events.slice(0, events.findIndex((e) => e.type === 'Escalated'));

@@ -2,7 +2,7 @@ import type { Actor, Decision, Policy, WorkloadInput } from '@drc/contracts';
 import type { SiteFacts } from './select-replica';
 
 /** Bumped whenever a change to the machine can change a decision (replay checks it). */
-export const STATECHART_VERSION = 'workload@3';
+export const STATECHART_VERSION = 'workload@4';
 
 export interface SiteState extends SiteFacts {
   role: 'primary' | 'replica' | 'fenced' | 'stopped' | 'unknown';

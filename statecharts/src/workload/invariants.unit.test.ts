@@ -118,6 +118,7 @@ function run(policy: PolicyOverride, steps: Step[]): Trace {
 function checkInvariants(trace: Trace): void {
   const promotedInEpoch = new Map<number, Set<string>>();
   let fencedInOp = false;
+  let chosenInOp = false;
   let lastAutoCompletion: number | undefined;
   let acknowledgedSince = false;
   let lastEpoch = 0;
@@ -125,7 +126,17 @@ function checkInvariants(trace: Trace): void {
     // epochs never decrease
     expect(ctxAfter.epoch, `epoch decreased at decision ${i}`).toBeGreaterThanOrEqual(lastEpoch);
     lastEpoch = ctxAfter.epoch;
-    if (d.type === 'FailoverStarted') fencedInOp = false;
+    if (d.type === 'FailoverStarted') {
+      fencedInOp = false;
+      chosenInOp = false;
+    }
+    if (d.type === 'ReplicaSelected' && d.chosen !== undefined) chosenInOp = true;
+    // invariant 1a: a failover fences the primary only once a promotable replica is chosen
+    const op = ctxAfter.op;
+    if (d.type === 'CommandIssued' && d.command.action === 'fence' && op?.kind === 'failover' && d.command.commandId === op.commandId) {
+      expect(chosenInOp && op.target !== undefined, `fence of ${d.command.siteId} with no replica chosen`).toBe(true);
+      expect(op.target, 'the chosen replica is the fenced site').not.toBe(d.command.siteId);
+    }
     if (d.type === 'FenceConfirmed') {
       fencedInOp = true;
       // invariant 1: fenced by lease expiry only after the lease expired plus the margin
@@ -165,7 +176,7 @@ function checkInvariants(trace: Trace): void {
 }
 
 describe('workload machine - safety invariants over random input sequences (fast-check)', () => {
-  it('holds invariants 1, 2, 5, 6 and monotone epochs on 1,500 random sequences, and never throws', () => {
+  it('holds invariants 1, 1a, 2, 5, 6 and monotone epochs on 1,500 random sequences, and never throws', () => {
     fc.assert(
       fc.property(policyArb, fc.array(stepArb, { minLength: 5, maxLength: 60 }), (policy, steps) => {
         checkInvariants(run(policy, steps));

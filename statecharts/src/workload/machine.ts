@@ -1,4 +1,5 @@
 import type { CommandAction, Policy, WorkloadSetup } from '@drc/contracts';
+import { DEFAULT_POLICY } from '@drc/contracts';
 import { setup } from 'xstate';
 import { commandIdFor, decide, inCooldown, inSync, isDegraded, rogueFenceDue, timeOf, withReplicaStatus, type Operation, type SiteState, type WorkloadContext, type WorkloadEvent } from './context';
 import { selectReplica } from './select-replica';
@@ -20,6 +21,8 @@ const s = setup({
     fenceTimeout: ({ context }) => context.policy.fenceTimeoutMs,
     promoteTimeout: ({ context }) => context.policy.promoteTimeoutMs,
     verifyTimeout: ({ context }) => context.policy.verifyTimeoutMs,
+    /** How long a failover waits for a promotable replica before giving up, nothing fenced. */
+    replicaWait: ({ context }) => context.policy.replicaWaitMs ?? DEFAULT_POLICY.replicaWaitMs ?? 0,
     /** Until the old primary's lease expiry plus the margin: then it has fenced itself. */
     leaseMargin: ({ context }) => {
       const expired = context.op?.leaseExpiredAt;
@@ -194,7 +197,60 @@ const fencingStep = commandStep({
   action: 'fence',
   site: fromSite,
   timeout: 'fenceTimeout',
-  onDone: { target: '#foSelecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'agent' }))) },
+  onDone: { target: '#foPromoting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'agent' }))) },
+});
+
+/**
+ * Invariant 1a: a failover first chooses the replica to promote, from the facts as they stand
+ * (the runtime records every change of a copy's health or role at once, and the freshest
+ * positions just before a failure): the site up, the copy a healthy replica, its lag within the
+ * allowed data loss. Only with one chosen is the old primary fenced. Beyond the allowed loss, a
+ * human decides (invariant 5), still before anything is fenced.
+ */
+const selectCandidate = s.enqueueActions(({ context, enqueue }) => {
+  const op = context.op;
+  if (!op) return;
+  const limit = op.allowDataLoss ? Number.POSITIVE_INFINITY : context.policy.maxDataLossSeconds;
+  const sel = selectReplica(Object.values(context.sites), op.fromSite, limit);
+  // A named target is honoured when it is eligible under the limit in force (an operator's
+  // forced failover or approved data loss lifts the limit; approving the failover does not).
+  const forced = op.target !== undefined && sel.candidates.some((c) => c.siteId === op.target && c.eligible);
+  const chosen = forced ? op.target : sel.chosen;
+  enqueue(decide({ type: 'ReplicaSelected', ...(chosen !== undefined ? { chosen } : {}), candidates: sel.candidates }));
+  if (chosen !== undefined) {
+    enqueue.assign({ op: { ...op, target: chosen, attempt: 0, dataLossSeconds: context.sites[chosen]?.lagSeconds } });
+    return;
+  }
+  const risky = selectReplica(Object.values(context.sites), op.fromSite, Number.POSITIVE_INFINITY).chosen;
+  if (risky !== undefined) {
+    enqueue(decide({ type: 'ApprovalRequired', reason: `every reachable replica lags more than maxDataLossSeconds (${context.policy.maxDataLossSeconds} s); ${op.fromSite} is not fenced until then`, candidate: risky }));
+    enqueue.assign({ approvalFor: 'dataLoss', op: { ...op, target: undefined } });
+  } else enqueue.assign({ op: { ...op, target: undefined } });
+});
+
+/** Pure guard. Some replica could be promoted now (within the allowed loss or with approval): selecting again decides. */
+const promotableReplica = ({ context }: { context: WorkloadContext }) =>
+  !!context.op && selectReplica(Object.values(context.sites), context.op.fromSite, Number.POSITIVE_INFINITY).chosen !== undefined;
+
+/** No replica became promotable in time: the failover ends with nothing fenced and the primary as it was. */
+const giveUpNoReplica = s.enqueueActions(({ context, event, enqueue }) => {
+  const op = context.op;
+  const at = timeOf(event as { at?: number }, context);
+  if (!op) return;
+  const sel = selectReplica(Object.values(context.sites), op.fromSite, op.allowDataLoss ? Number.POSITIVE_INFINITY : context.policy.maxDataLossSeconds);
+  const why = sel.candidates.map((c) => `${c.siteId}: ${c.reasons.filter((r) => !/^(site reachable|copy healthy|priority)/.test(r)).join(', ') || 'not eligible'}`).join('; ') || 'no other copy';
+  const reason = `no promotable replica within ${context.policy.replicaWaitMs ?? DEFAULT_POLICY.replicaWaitMs} ms (${why}); primary at ${op.fromSite} left untouched (not fenced)`;
+  enqueue(decide({ type: 'ReplicaSelected', candidates: sel.candidates }));
+  enqueue(decide({ type: 'FailoverSuppressed', reason }));
+  enqueue(decide({ type: 'Escalated', step: 'foAwaitingReplica', reason }));
+  enqueue.assign({ now: at, lastTransitionAt: at, op: undefined, approvalFor: undefined, escalation: { step: 'foAwaitingReplica', reason } });
+});
+
+/** The primary recovered while no fence was sent yet: the failover is called off, nothing was touched. */
+const callOffBeforeFence = s.enqueueActions(({ context, event, enqueue }) => {
+  const at = timeOf(event as { at?: number }, context);
+  enqueue(decide({ type: 'FailoverAborted', reason: `primary at ${context.op?.fromSite ?? context.primarySite} recovered before anything was fenced` }));
+  enqueue.assign({ now: at, lastTransitionAt: at, op: undefined, approvalFor: undefined, primaryFailed: false, primaryFailure: undefined });
 });
 
 const startFailover = (forced: boolean) =>
@@ -362,7 +418,11 @@ export const workloadMachine = s.createMachine({
             awaitingApproval: {
               id: 'awaitingApproval',
               on: {
-                PRIMARY_RECOVERED: { guard: ({ context, event }) => context.approvalFor === 'failover' && 'siteId' in event && event.siteId === context.primarySite, target: 'protected', actions: clearPrimaryFailure },
+                PRIMARY_RECOVERED: [
+                  { guard: ({ context, event }) => context.approvalFor === 'failover' && 'siteId' in event && event.siteId === context.primarySite, target: 'protected', actions: clearPrimaryFailure },
+                  // Approval of a data loss is asked before any fence: a primary back meanwhile just goes on.
+                  { guard: ({ context, event }) => context.approvalFor === 'dataLoss' && 'siteId' in event && event.siteId === context.primarySite, target: 'protected', actions: callOffBeforeFence },
+                ],
                 OPERATOR_COMMAND: [
                   {
                     guard: ({ context, event }) => cmd('approve')({ event }) && context.approvalFor === 'failover',
@@ -376,22 +436,47 @@ export const workloadMachine = s.createMachine({
                       if (context.op) enqueue.assign({ now: timeOf(event as { at?: number }, context), op: { ...context.op, allowDataLoss: true, ...(event.type === 'OPERATOR_COMMAND' && event.targetSite ? { target: event.targetSite } : {}) } });
                     }),
                   },
-                  { guard: cmd('reject'), target: '#escalated', actions: escalate('awaitingApproval', 'rejected by an operator') },
+                  {
+                    guard: cmd('reject'),
+                    target: '#escalated',
+                    // Nothing was fenced yet: no operation is left half done (a primary back later goes on as protected).
+                    actions: [escalate('awaitingApproval', 'rejected by an operator'), s.enqueueActions(({ enqueue }) => enqueue.assign({ op: undefined, approvalFor: undefined }))],
+                  },
                   pauseMove,
                 ],
               },
             },
             failingOver: {
               id: 'failingOver',
-              initial: 'fencing',
+              // Invariant 1a: a replica is chosen before anything is fenced (selectCandidate).
+              initial: 'selectingReplica',
               states: {
+                selectingReplica: {
+                  id: 'foSelecting',
+                  entry: selectCandidate,
+                  always: [
+                    { guard: ({ context }) => context.op?.target !== undefined, target: 'fencing' },
+                    { guard: ({ context }) => context.approvalFor === 'dataLoss', target: '#awaitingApproval' },
+                    { target: 'awaitingReplica' },
+                  ],
+                },
+                awaitingReplica: {
+                  // No promotable replica yet (one probe of the only replica may have failed): every
+                  // report re-checks, for at most replicaWaitMs; the primary is not touched meanwhile.
+                  id: 'foAwaitingReplica',
+                  always: { guard: promotableReplica, target: 'selectingReplica' },
+                  on: {
+                    PRIMARY_RECOVERED: { guard: 'primarySiteEvent', target: '#protected', actions: callOffBeforeFence },
+                  },
+                  after: { replicaWait: { target: '#escalated', actions: giveUpNoReplica } },
+                },
                 fencing: {
                   ...fencingStep,
                   // Also fenced once the old primary's lease expired plus the margin: its agent fenced itself.
                   after: {
                     leaseMargin: {
                       guard: 'leaseExpired',
-                      target: '#foSelecting',
+                      target: '#foPromoting',
                       actions: [noteTime, s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'FenceConfirmed', siteId: fromSite(context), by: 'leaseExpiry', detail: `lease expired at ${context.op?.leaseExpiredAt}; margin ${context.policy.fenceMarginMs} ms passed` })))],
                     },
                     ...fencingStep.after,
@@ -401,35 +486,6 @@ export const workloadMachine = s.createMachine({
                     // The lease of the old primary's site expired meanwhile: re-arm with the margin timer.
                     SITE_STATUS: { guard: ({ context, event }) => event.type === 'SITE_STATUS' && event.status === 'lost' && event.siteId === fromSite(context), target: '#foFencing', reenter: true },
                   },
-                },
-                selectingReplica: {
-                  id: 'foSelecting',
-                  entry: s.enqueueActions(({ context, enqueue }) => {
-                    const op = context.op;
-                    if (!op) return;
-                    const limit = op.allowDataLoss ? Number.POSITIVE_INFINITY : context.policy.maxDataLossSeconds;
-                    const sel = selectReplica(Object.values(context.sites), op.fromSite, limit);
-                    // A named target is honoured when it is eligible under the limit in force (an operator's
-                    // forced failover or approved data loss lifts the limit; approving the failover does not).
-                    const forced = op.target !== undefined && sel.candidates.some((c) => c.siteId === op.target && c.eligible);
-                    const chosen = forced ? op.target : sel.chosen;
-                    enqueue(decide({ type: 'ReplicaSelected', ...(chosen !== undefined ? { chosen } : {}), candidates: sel.candidates }));
-                    if (chosen !== undefined) {
-                      enqueue.assign({ op: { ...op, target: chosen, attempt: 0, dataLossSeconds: context.sites[chosen]?.lagSeconds } });
-                      return;
-                    }
-                    // Invariant 5: beyond the allowed data loss, a human decides.
-                    const risky = selectReplica(Object.values(context.sites), op.fromSite, Number.POSITIVE_INFINITY).chosen;
-                    if (risky !== undefined) {
-                      enqueue(decide({ type: 'ApprovalRequired', reason: `every reachable replica lags more than maxDataLossSeconds (${context.policy.maxDataLossSeconds} s)`, candidate: risky }));
-                      enqueue.assign({ approvalFor: 'dataLoss', op: { ...op, target: undefined } });
-                    } else enqueue.assign({ op: { ...op, target: undefined, evidence: [...op.evidence, 'no eligible replica'] } });
-                  }),
-                  always: [
-                    { guard: ({ context }) => context.op?.target !== undefined, target: 'promoting' },
-                    { guard: ({ context }) => context.approvalFor === 'dataLoss', target: '#awaitingApproval' },
-                    { target: '#escalated', actions: escalate('foSelecting', 'no reachable, healthy replica to promote') },
-                  ],
                 },
                 promoting: commandStep({ id: 'foPromoting', action: 'promote', site: target, timeout: 'promoteTimeout', prepare: promotePrepare, announce: promoteAnnounce, onDone: { target: '#foRedirecting', actions: s.enqueueActions(({ context, enqueue }) => enqueue(decide({ type: 'PromoteConfirmed', siteId: target(context), epoch: context.epoch }))) } }),
                 redirecting: commandStep({ id: 'foRedirecting', action: 'redirect', site: target, timeout: 'verifyTimeout', params: (c) => ({ fromSite: fromSite(c) }), skipUnsupported: true, onDone: { target: '#foVerifying' } }),

@@ -22,7 +22,7 @@ function timerOf(effects: Effect[]): { timerId: string; event: { type: string };
 }
 
 describe('workload machine - unplanned failover after a site loss', () => {
-  it('fences by lease expiry, selects the most advanced replica, promotes with a new epoch', () => {
+  it('selects the most advanced replica first, then fences by lease expiry, promotes with a new epoch', () => {
     let { snapshot } = startWorkload(setupInput);
     const feed = (input: Parameters<typeof decideWorkload>[1]) => {
       const step = decideWorkload(snapshot, input);
@@ -38,14 +38,18 @@ describe('workload machine - unplanned failover after a site loss', () => {
     expect(debounce.delayMs).toBe(1000);
     fx = feed({ type: 'TIMER_FIRED', at: 3_000, timerId: debounce.timerId, event: debounce.event });
     expect(stateOf(snapshot)).toBe('failingOver.fencing');
+    // Invariant 1a: the replica is chosen before the old primary is fenced.
     const decisions = fx.flatMap((e) => (e.kind === 'decision' ? [e.decision.type] : []));
-    expect(decisions).toEqual(['FailoverStarted', 'CommandIssued']);
+    expect(decisions).toEqual(['FailoverStarted', 'ReplicaSelected', 'CommandIssued']);
+    const selected = fx.find((e) => e.kind === 'decision' && e.decision.type === 'ReplicaSelected');
+    expect(selected && selected.kind === 'decision' && selected.decision.type === 'ReplicaSelected' && selected.decision.chosen).toBe('C');
+    const fence = fx.find((e) => e.kind === 'decision' && e.decision.type === 'CommandIssued');
+    expect(fence && fence.kind === 'decision' && fence.decision.type === 'CommandIssued' && fence.decision.command).toMatchObject({ action: 'fence', siteId: 'A', epoch: 0 });
     const margin = timerOf(fx);
     expect(margin.delayMs).toBe(0); // lease expired at 2000 + 500 margin < now (3000)
     fx = feed({ type: 'TIMER_FIRED', at: 3_001, timerId: margin.timerId, event: margin.event });
     expect(stateOf(snapshot)).toBe('failingOver.promoting');
-    const selected = fx.find((e) => e.kind === 'decision' && e.decision.type === 'ReplicaSelected');
-    expect(selected && selected.kind === 'decision' && selected.decision.type === 'ReplicaSelected' && selected.decision.chosen).toBe('C');
+    expect(fx.flatMap((e) => (e.kind === 'decision' ? [e.decision.type] : []))).toEqual(['FenceConfirmed', 'EpochAdvanced', 'CommandIssued']);
     const promote = fx.find((e) => e.kind === 'decision' && e.decision.type === 'CommandIssued');
     if (!promote || promote.kind !== 'decision' || promote.decision.type !== 'CommandIssued') throw new Error('no promote');
     expect(promote.decision.command).toMatchObject({ action: 'promote', siteId: 'C', epoch: 1 });

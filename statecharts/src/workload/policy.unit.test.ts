@@ -68,6 +68,7 @@ describe('policy - each field changes a decision', () => {
     sim.answer('promote');
     expect(sim.lastCommand('redirect')?.timeoutMs).toBe(3333);
     const slow = new Sim(setupWith({ fenceTimeoutMs: 1111, retries: 0 }));
+    slow.replicas(); // a promotable replica: only then is the primary fenced (invariant 1a)
     slow.send({ type: 'PRIMARY_FAILED', siteId: 'A', reason: 'unhealthy', evidence: [] });
     slow.advance(1000 + 1110);
     expect(slow.state).toBe('failingOver.fencing');
@@ -86,12 +87,28 @@ describe('policy - each field changes a decision', () => {
     expect([run(500), run(5000)]).toEqual([true, false]);
   });
 
+  it('replicaWaitMs: how long a failover waits for a promotable replica before giving up, nothing fenced (invariant 1a)', () => {
+    const run = (replicaWaitMs: number) => {
+      const sim = new Sim(setupWith({ replicaWaitMs }, ['A', 'B']));
+      sim.replicas();
+      sim.send({ type: 'REPLICA_STATUS', siteId: 'B', healthy: false, role: 'replica' });
+      sim.send({ type: 'PRIMARY_FAILED', siteId: 'A', reason: 'unhealthy', evidence: [] });
+      sim.advance(1000 + 2000);
+      sim.replicas(); // B reads healthy again
+      return [sim.state, sim.lastCommand('fence')?.siteId ?? 'no fence'];
+    };
+    expect(run(1000)).toEqual(['escalated', 'no fence']);
+    expect(run(5000)).toEqual(['failingOver.fencing', 'A']);
+  });
+
   it('retries: a failed fence is retried with a new attempt before escalating', () => {
     const none = new Sim(setupWith({ retries: 0 }));
+    none.replicas(); // a promotable replica: only then is the primary fenced (invariant 1a)
     none.send({ type: 'PRIMARY_FAILED', siteId: 'A', reason: 'unhealthy', evidence: [] });
     none.advance(1000);
     none.answer('fence', 'failed', 'disk busy');
     const two = new Sim(setupWith({ retries: 2 }));
+    two.replicas(); // a promotable replica: only then is the primary fenced (invariant 1a)
     two.send({ type: 'PRIMARY_FAILED', siteId: 'A', reason: 'unhealthy', evidence: [] });
     two.advance(1000);
     two.answer('fence', 'failed', 'disk busy');

@@ -9,6 +9,8 @@ export interface SiteFacts {
   lost: boolean;
   position?: string | undefined;
   lagSeconds?: number | undefined;
+  /** The copy's last reported role, when known: only a replica may be promoted. */
+  role?: string | undefined;
 }
 
 export interface Selection {
@@ -18,7 +20,8 @@ export interface Selection {
 
 /**
  * Pure. Chooses the replica to promote and gives the reasons for every candidate.
- * Eligible: site not lost, copy healthy, lag known and within `maxLagSeconds`, capacity not 0.
+ * Eligible: site not lost, copy healthy and a replica (a fenced old primary reports itself
+ * healthy, with lag 0, yet has diverged), lag known and within `maxLagSeconds`, capacity not 0.
  * Order: most advanced position, then lower site priority, then more free capacity, then id.
  */
 export function selectReplica(sites: ReadonlyArray<SiteFacts>, excludeSite: string, maxLagSeconds: number): Selection {
@@ -35,6 +38,10 @@ export function selectReplica(sites: ReadonlyArray<SiteFacts>, excludeSite: stri
       eligible = false;
       reasons.push('copy unhealthy');
     } else reasons.push('copy healthy');
+    if (s.role !== undefined && s.role !== 'replica') {
+      eligible = false;
+      reasons.push(`role ${s.role}, not a replica`);
+    }
     if (s.lagSeconds === undefined) {
       eligible = false;
       reasons.push('lag unknown');

@@ -140,8 +140,8 @@ describe('coordinator HTTP API - history, state at a moment, failover reports', 
     });
     expect(latest.phases.map((p) => [p.phase, p.durationMs])).toEqual([
       ['decision', 1000],
+      ['select', 0], // the replica is chosen before the fence (invariant 1a)
       ['fence', 100],
-      ['select', 0],
       ['promote', 100],
       ['redirect', 100],
       ['verify', 0],
