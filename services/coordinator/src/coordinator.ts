@@ -66,9 +66,6 @@ function hostsCopyAt(view: WorkloadView, siteId: string): boolean {
   return false;
 }
 
-/** Workloads rehydrated at once when taking up the lead (the event loop is let go between chunks). */
-const ACTIVATION_CHUNK = 64;
-
 /** Agent messages whose inputs may be waiting for their appends at once. */
 const INGEST_IN_FLIGHT = 64;
 
@@ -229,9 +226,10 @@ export class Coordinator {
     const priorities = new Map(config.sites.map((s) => [s.id, s]));
     for (const r of this.runners.values()) r.stop();
     this.runners.clear();
-    // Rehydrated in chunks, letting the event loop go between them: 10,000 workloads at once held
-    // it so long that the leadership lease went unrenewed and the coordinator stepped down in
-    // the middle of taking up the lead (issue 17, item 7).
+    // As many at a time as the gate lets through, and each turn lets the event loop go when its
+    // workload is done: started all at once, 10,000 workloads finish in bursts that hold the loop,
+    // lease renewal included (the only coordinator of the scale benchmark lost its lease during
+    // its startup, issue 17 item 7).
     const rehydrate = async (w: DrcConfig['workloads'][number]): Promise<void> => {
       const runner = new WorkloadRunner(w.id, {
         store,
@@ -266,10 +264,14 @@ export class Coordinator {
         }),
       );
     };
-    for (let from = 0; from < config.workloads.length; from += ACTIVATION_CHUNK) {
-      await Promise.all(config.workloads.slice(from, from + ACTIVATION_CHUNK).map(rehydrate));
-      await new Promise<void>((r) => setImmediate(r));
-    }
+    let next = 0;
+    const rehydrateInTurn = async (): Promise<void> => {
+      while (next < config.workloads.length) {
+        await rehydrate(config.workloads[next++]!);
+        await new Promise<void>((r) => setImmediate(r));
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(config.coordinator.siteLossConcurrency, config.workloads.length) }, rehydrateInTurn));
     // Plan runs resume before agent messages flow again (their workload steps check the streams first).
     await this.plans.activate();
     // A short ack wait: what a crashed leader had pulled but not acknowledged reaches its successor soon.
