@@ -1,19 +1,23 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createSubjects, type DrcConfigInput, type SiteView, type WorkloadView } from '@drc/contracts';
+import { createSubjects, DriverConfigSchema, type DrcConfigInput, type SiteView, type WorkloadView } from '@drc/contracts';
 import {
   createTestDatabase,
   deleteStreams,
   freePort,
   natsUrl,
   startProcess,
+  startSplitBrainWatcher,
   uniquePrefix,
   type ManagedProcess,
   type PostgresPair,
+  type SplitBrainWatcher,
   type TestDatabase,
+  type WatchedCopy,
 } from '@drc/test-kit';
+import { afterEach } from 'vitest';
 import { stringify as toYaml } from 'yaml';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -52,7 +56,60 @@ export interface Estate {
   workload(id: string): Promise<WorkloadView>;
   sites(): Promise<SiteView[]>;
   events(id: string): Promise<Array<{ type: string; position: number; data: Record<string, unknown>; metadata: Record<string, unknown> }>>;
+  /** Samples every copy at 10 Hz or more for the estate's whole life; checked after each test (see below). */
+  splitBrainWatcher: SplitBrainWatcher;
   stop(): Promise<void>;
+}
+
+/**
+ * The copies of an estate's workloads the split-brain watcher can sample: simulated copies
+ * through the role files their agents keep in `simRoleDir` (the agents get
+ * DRC_SIM_TEST_ROLE_DIR), PostgreSQL servers directly. Others (exec, libvirt) are listed in
+ * `unwatched`.
+ */
+export function watchedCopiesOf(config: Pick<DrcConfigInput, 'workloads'>, simRoleDir: string): { copies: WatchedCopy[]; unwatched: string[] } {
+  const copies: WatchedCopy[] = [];
+  const unwatched: string[] = [];
+  for (const w of config.workloads ?? []) {
+    const driver = DriverConfigSchema.parse(w.driver);
+    for (const siteId of [w.primarySite, ...w.replicaSites]) {
+      const site = { ...driver.settings, ...driver.sites[siteId] };
+      if (driver.type === 'sim') copies.push({ workloadId: w.id, siteId, kind: 'sim', roleFile: join(simRoleDir, `${w.id}@${siteId}.json`) });
+      else if (driver.type === 'postgres' && typeof site.port === 'number') copies.push({ workloadId: w.id, siteId, kind: 'postgres', host: String(site.host ?? '127.0.0.1'), port: site.port });
+      else unwatched.push(`${w.id}@${siteId} (${driver.type})`);
+    }
+  }
+  return { copies, unwatched };
+}
+
+/**
+ * Issue 17: every e2e test runs under a split-brain watcher. Each estate starts one; after
+ * every test of a file that imports this harness, each running watcher fails the test if two
+ * copies of a workload took writes at the same time during it (or the setup before it).
+ */
+const runningWatchers = new Set<SplitBrainWatcher>();
+afterEach(async (ctx) => {
+  for (const w of runningWatchers) await w.assertNoSplitBrain(`during "${ctx.task.name}"`);
+});
+
+/** Not pure. Starts a watcher registered for the after-each check; `finish()` stops it and throws on an overlap not yet reported. */
+export async function startEstateWatcher(label: string, config: Pick<DrcConfigInput, 'workloads'>, simRoleDir: string): Promise<{ watcher: SplitBrainWatcher; finish(): Promise<void> }> {
+  mkdirSync(simRoleDir, { recursive: true });
+  const { copies, unwatched } = watchedCopiesOf(config, simRoleDir);
+  if (unwatched.length > 0) console.log(`[split-brain watcher ${label}] not sampled (no role source for this driver): ${unwatched.join(', ')}`);
+  const watcher = await startSplitBrainWatcher(copies);
+  runningWatchers.add(watcher);
+  return {
+    watcher,
+    async finish() {
+      runningWatchers.delete(watcher);
+      await watcher.stop();
+      const { samples, elapsedMs } = watcher.stats();
+      const rates = Object.values(samples).map((n) => n / Math.max(1, elapsedMs / 1000));
+      console.log(`[split-brain watcher ${label}] ${copies.length} copies sampled for ${Math.round(elapsedMs / 1000)} s, ${rates.length ? Math.min(...rates).toFixed(1) : 0}-${rates.length ? Math.max(...rates).toFixed(1) : 0} Hz per copy`);
+      await watcher.assertNoSplitBrain(`in ${label} after its last test`);
+    },
+  };
 }
 
 /** Starts a whole estate as real processes: one coordinator and one agent per site, on a fresh database and a unique subject prefix. */
@@ -65,6 +122,8 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
   const full = { ...config, nats: { url: nats, prefix }, coordinator: { ...config.coordinator, httpPort: port } };
   const configFile = join(dir, 'estate.yaml');
   writeFileSync(configFile, toYaml(full));
+  const simRoleDir = join(dir, 'sim-roles');
+  const watch = await startEstateWatcher(label, config, simRoleDir);
   const tsx = (name: string, script: string, args: string[], env: Record<string, string> = {}) =>
     startProcess({
       name,
@@ -96,7 +155,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
   };
   const agents = new Map<string, ManagedProcess>();
   const startAgent = async (siteId: string) => {
-    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId, '--state-dir', join(dir, `state-${siteId}`), ...(opts.agentArgs?.(siteId) ?? [])], opts.agentEnv ?? {});
+    const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId, '--state-dir', join(dir, `state-${siteId}`), ...(opts.agentArgs?.(siteId) ?? [])], { DRC_SIM_TEST_ROLE_DIR: simRoleDir, ...opts.agentEnv });
     agents.set(siteId, p);
     await p.waitFor(new RegExp(`agent ${siteId} ready`), 30_000);
     return p;
@@ -117,6 +176,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     for (let i = 2; i <= (opts.coordinators ?? 1); i++) await startCoordinator(`${label}-coordinator-${i}`);
   } catch (e) {
     await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
+    await watch.finish().catch((w: unknown) => console.error(String(w)));
     await db.drop();
     throw e;
   }
@@ -136,10 +196,15 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     workload: (id) => get<WorkloadView>(`/api/v1/workloads/${id}`),
     sites: () => get<{ sites: SiteView[] }>('/api/v1/sites').then((r) => r.sites),
     events: (id) => get<{ events: Array<{ type: string; position: number; data: Record<string, unknown>; metadata: Record<string, unknown> }> }>(`/api/v1/workloads/${id}/events`).then((r) => r.events),
+    splitBrainWatcher: watch.watcher,
     async stop() {
+      // The watcher stops first: stopping agents one by one is not a moment to judge.
+      const watched = watch.finish();
+      await watched.catch(() => undefined);
       await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
       if (!opts.natsUrl) await deleteStreams(createSubjects(prefix).streams.agents.replace(/_AGENTS$/, '_'));
       await db.drop();
+      await watched; // an overlap after the last test fails the file, once everything is cleaned up
     },
   };
 }

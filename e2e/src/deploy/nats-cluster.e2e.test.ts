@@ -5,7 +5,8 @@ import { createSubjects } from '@drc/contracts';
 import { connectNats, decodeJson, jetstreamManager, durableConsumer, encodeJson, ensureStreams, jetStreamOf, type NatsConnection } from '@drc/runtime';
 import { chaosRandom, createTestDatabase, eventually, freePort, startProcess, type ManagedProcess, type TestDatabase } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../harness';
+import { parse as parseYaml } from 'yaml';
+import { repoRoot, startEstateWatcher } from '../harness';
 import { findExecutable, monitor, natsDeployDir, startDeployNatsCluster, type DeployNatsCluster, type NatsUser } from './nats-cluster';
 import { dashboardQueries, selectorsOf } from './promql';
 
@@ -167,9 +168,13 @@ describe.skipIf(!natsServer)('deploy/nats - the shipped 3-node cluster with per-
     let db: TestDatabase | undefined;
     const procs: ManagedProcess[] = [];
     let apiPort = 0;
+    let watch: Awaited<ReturnType<typeof startEstateWatcher>> | undefined;
 
     afterAll(async () => {
+      const watched = watch?.finish();
+      await watched?.catch(() => undefined);
       await Promise.all(procs.map((p) => p.stop()));
+      await watched;
       await db?.drop();
     });
 
@@ -181,11 +186,13 @@ describe.skipIf(!natsServer)('deploy/nats - the shipped 3-node cluster with per-
       const tsx = (name: string, script: string, args: string[], env: Record<string, string>) =>
         startProcess({ name, command: process.execPath, args: ['--import', 'tsx', join(repoRoot, script), ...args], cwd: repoRoot, env: { LOG_LEVEL: process.env.DRC_E2E_LOG_LEVEL ?? 'warn', ...env }, logFile: join(dir, `${name}.log`) });
       const sites = ['fra', 'ams', 'dub'] as const;
+      const simRoleDir = join(dir, 'sim-roles');
+      watch = await startEstateWatcher('deploy-nats', parseYaml(readFileSync(config, 'utf8')) as Parameters<typeof startEstateWatcher>[1], simRoleDir);
       sites.forEach((site, i) => {
         const user = `site-${site}` as const;
         // Each agent names its nearest node first and the others after it, as deploy/ does.
         const urls = [0, 1, 2].map((k) => cluster.url((i + k) % 3)).join(',');
-        procs.push(tsx(`agent-${site}`, 'services/site-agent/src/main.ts', ['--config', config, '--site', site, '--nats', urls, '--state-dir', join(dir, `state-${site}`)], { NATS_USER: user, NATS_PASSWORD: cluster.passwords[user], DRC_NATS_REPLICAS: '3' }));
+        procs.push(tsx(`agent-${site}`, 'services/site-agent/src/main.ts', ['--config', config, '--site', site, '--nats', urls, '--state-dir', join(dir, `state-${site}`)], { NATS_USER: user, NATS_PASSWORD: cluster.passwords[user], DRC_NATS_REPLICAS: '3', DRC_SIM_TEST_ROLE_DIR: simRoleDir }));
       });
       await Promise.all(procs.map((p, i) => p.waitFor(new RegExp(`agent ${sites[i]} ready`), 60_000)));
       const co = tsx('coordinator', 'services/coordinator/src/main.ts', ['--config', config, '--id', 'deploy-co-1', '--port', String(apiPort), '--nats', [0, 1, 2].map((k) => cluster.url(k)).join(',')], {

@@ -9,3 +9,4 @@ export * from './pg-pair';
 export * from './pg-writer';
 export * from './libvirt';
 export * from './chaos';
+export * from './split-brain-watcher';

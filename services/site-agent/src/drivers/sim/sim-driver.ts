@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandAction, WorkloadRole } from '@drc/contracts';
 import { z } from 'zod';
 import { DriverError, type ActionContext, type ActionOutcome, type DriverFactory, type ProbeResult, type WorkloadDriver } from '../driver';
@@ -14,6 +15,8 @@ export const SimSettingsSchema = z.strictObject({
   /**
    * A JSON file read at every probe, `{"healthy": false, "detail": "...", "lagSeconds": 3}`:
    * lets a test or a demo make this copy fail, flap or lag from outside the agent process.
+   * Test fault injection: `"stallProbe": {"id": "x", "ms": 2000}` makes one probe hang for
+   * `ms` (once per distinct id), as a health check that times out once on a healthy copy.
    */
   controlFile: z.string().min(1).optional(),
 });
@@ -51,16 +54,40 @@ export class SimDriver implements WorkloadDriver, SimControls {
   private readonly startedAt = Date.now();
 
   private upstreamSite: string | undefined;
+  private stalledProbeIds = new Set<string>();
+  private pendingProbeStallMs = 0;
 
   constructor(
     configuredRole: 'primary' | 'replica',
     private readonly settings: SimSettings,
     private readonly peerLastHeard: (siteId: string) => number | undefined = () => undefined,
     upstreamSite?: string,
+    /** Test instrumentation: a file this copy rewrites with its role at every change (see createSimDriver). */
+    private readonly testRoleFile?: string,
   ) {
     this._role = configuredRole;
+    this.reportRoleForTests();
     this.lag = settings.lagSeconds;
     this.upstreamSite = configuredRole === 'replica' ? upstreamSite : undefined;
+  }
+
+  /**
+   * Test instrumentation: the e2e split-brain watcher reads every simulated copy's role from
+   * outside the agent at 10 Hz or more. Written (atomically, with this process's pid, so a copy whose
+   * agent died counts as gone) before the action that changed it is answered. A quiesced
+   * primary keeps its role but takes no writes.
+   */
+  private reportRoleForTests(): void {
+    if (!this.testRoleFile) return;
+    const tmp = `${this.testRoleFile}.${process.pid}.tmp`;
+    const writable = this._role === 'primary' && this.frozenAt === undefined;
+    writeFileSync(tmp, JSON.stringify({ role: this._role, writable, pid: process.pid, at: Date.now() }));
+    renameSync(tmp, this.testRoleFile);
+  }
+
+  private setRole(role: WorkloadRole): void {
+    this._role = role;
+    this.reportRoleForTests();
   }
 
   get role(): WorkloadRole {
@@ -87,7 +114,7 @@ export class SimDriver implements WorkloadDriver, SimControls {
   /** Applies the control file, if any (a missing or half-written file changes nothing). */
   private readControl(): void {
     if (!this.settings.controlFile) return;
-    let c: { healthy?: unknown; detail?: unknown; lagSeconds?: unknown };
+    let c: { healthy?: unknown; detail?: unknown; lagSeconds?: unknown; stallProbe?: { id?: unknown; ms?: unknown } };
     try {
       c = JSON.parse(readFileSync(this.settings.controlFile, 'utf8')) as typeof c;
     } catch {
@@ -95,10 +122,20 @@ export class SimDriver implements WorkloadDriver, SimControls {
     }
     if (typeof c.healthy === 'boolean') this.setHealthy(c.healthy, typeof c.detail === 'string' ? c.detail : c.healthy ? undefined : 'unhealthy (control file)');
     if (typeof c.lagSeconds === 'number' && c.lagSeconds >= 0) this.lag = c.lagSeconds;
+    const stall = c.stallProbe;
+    if (stall && typeof stall.id === 'string' && typeof stall.ms === 'number' && !this.stalledProbeIds.has(stall.id)) {
+      this.stalledProbeIds.add(stall.id);
+      this.pendingProbeStallMs = stall.ms;
+    }
   }
 
   async probe(): Promise<ProbeResult> {
     this.readControl();
+    if (this.pendingProbeStallMs > 0) {
+      const ms = this.pendingProbeStallMs;
+      this.pendingProbeStallMs = 0;
+      await new Promise((r) => setTimeout(r, ms)); // test fault injection: one probe hangs
+    }
     const now = Date.now();
     const scripted = this.settings.failAfterMs !== undefined && now - this.startedAt >= this.settings.failAfterMs;
     const healthy = this.healthy && !scripted && this._role !== 'stopped';
@@ -132,24 +169,25 @@ export class SimDriver implements WorkloadDriver, SimControls {
       case 'fence':
       case 'stop':
         if (this._role === 'primary') this.frozenAt = now; // writes stop: the position stops moving
-        this._role = action === 'fence' ? 'fenced' : 'stopped';
+        this.setRole(action === 'fence' ? 'fenced' : 'stopped');
         return { detail: { role: this._role } };
       case 'unfence':
       case 'start':
         if (this._role === 'fenced' || this._role === 'stopped') this._role = this.frozenAt !== undefined ? 'primary' : 'replica';
         this.frozenAt = undefined;
+        this.reportRoleForTests();
         return { detail: { role: this._role } };
       case 'promote':
         this.upstreamSite = undefined;
-        this._role = 'primary';
         this.frozenAt = undefined;
+        this.setRole('primary');
         this.healthy = true;
         return { detail: { role: 'primary', position: String(now) } };
       case 'demote':
       case 'reprotect':
         this.upstreamSite = typeof params.upstreamSite === 'string' ? params.upstreamSite : this.upstreamSite;
-        this._role = 'replica';
         this.frozenAt = undefined;
+        this.setRole('replica');
         this.healthy = true;
         return { detail: { role: 'replica', upstreamSite: params.upstreamSite ?? null } };
       case 'drillStart':
@@ -160,6 +198,7 @@ export class SimDriver implements WorkloadDriver, SimControls {
         return { detail: { drill: 'removed' } };
       case 'quiesce':
         if (this._role === 'primary') this.frozenAt = now;
+        this.reportRoleForTests();
         return { detail: { quiesced: true } };
       case 'redirect':
       case 'snapshot':
@@ -178,5 +217,9 @@ export const createSimDriver: DriverFactory = async (setup) => {
     throw new DriverError(`workload ${setup.workloadId}: driver.settings.${i?.path.join('.') ?? ''}: ${i?.message ?? 'invalid'}`);
   }
   const upstream = setup.peers.find((p) => p.role === 'primary')?.siteId;
-  return new SimDriver(setup.configuredRole, parsed.data, setup.peerLastHeard, upstream);
+  // Test instrumentation (e2e split-brain watcher): DRC_SIM_TEST_ROLE_DIR names a directory
+  // where each simulated copy keeps `<workload>@<site>.json` with its current role.
+  const roleDir = process.env.DRC_SIM_TEST_ROLE_DIR;
+  const roleFile = roleDir ? join(roleDir, `${setup.workloadId}@${setup.siteId}.json`) : undefined;
+  return new SimDriver(setup.configuredRole, parsed.data, setup.peerLastHeard, upstream, roleFile);
 };
