@@ -57,6 +57,8 @@ describe('lb checks - a moving primary answers 503 everywhere', () => {
     expect(isMovingPrimary('failingOver.fencing')).toBe(true);
     expect(isMovingPrimary('protected')).toBe(false);
     expect(isMovingPrimary('failedOver')).toBe(false);
+    expect(isMovingPrimary('failingOver.awaitingReplica')).toBe(false);
+    expect(isMovingPrimary('failingOver.promoting')).toBe(true);
   });
 });
 

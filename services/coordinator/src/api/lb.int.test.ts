@@ -18,7 +18,7 @@ describe('/lb - 200 only for the confirmed primary, never for a site with a fenc
   let seq = 0;
   // One run of every agent (their messages are ordered per incarnation).
   const incarnation = { id: 'test-run', startedAt: Date.now() };
-  const reportingPrimary = new Set(['w1', 'w2', 'w3']);
+  const reportingPrimary = new Set(['w1', 'w2', 'w3', 'w4']);
   let timer: NodeJS.Timeout | undefined;
 
   beforeAll(async () => {
@@ -33,6 +33,8 @@ describe('/lb - 200 only for the confirmed primary, never for a site with a fenc
         { id: 'w2', driver: 'sim', primarySite: 'A', replicaSites: ['B'] },
         // w3: untouched, the control: its primary stays 200 throughout.
         { id: 'w3', driver: 'sim', primarySite: 'A', replicaSites: ['B'] },
+        // w4: its only replica is unhealthy, so a failover finds no candidate and waits, fencing nothing.
+        { id: 'w4', driver: 'sim', primarySite: 'A', replicaSites: ['B'], policy: { replicaWaitMs: 120_000 } },
       ],
     });
     const { nc, subjects } = t;
@@ -59,10 +61,10 @@ describe('/lb - 200 only for the confirmed primary, never for a site with a fenc
         nc.publish(subjects.heartbeat(s), encodeJson(hb));
       }
       const copies = (role: 'primary' | 'replica', ids: string[]): Observation['workloads'] =>
-        ids.map((workloadId) => ({ workloadId, role, healthy: true, replication: { position: '1000', lagSeconds: 0, lagBytes: 0 } }));
+        ids.map((workloadId) => ({ workloadId, role, healthy: !(role === 'replica' && workloadId === 'w4'), replication: { position: '1000', lagSeconds: 0, lagBytes: 0 } }));
       const obs = (site: string, workloads: Observation['workloads']): Observation => ({ kind: 'observation', v: 1, siteId: site, agentId: `${site}@t`, incarnation, seq: ++seq, observedAt: Date.now(), workloads });
       if (reportingPrimary.size > 0) void js.publish(subjects.observation('A'), encodeJson(obs('A', copies('primary', [...reportingPrimary]))));
-      void js.publish(subjects.observation('B'), encodeJson(obs('B', copies('replica', ['w1', 'w2', 'w3']))));
+      void js.publish(subjects.observation('B'), encodeJson(obs('B', copies('replica', ['w1', 'w2', 'w3', 'w4']))));
     };
     tickOnce();
     timer = setInterval(tickOnce, 300);
@@ -116,5 +118,16 @@ describe('/lb - 200 only for the confirmed primary, never for a site with a fenc
     reportingPrimary.add('w1');
     await eventually(async () => (await lb('w1', 'A')).status === 200, 15_000);
     expect(await lb('w2', 'A')).toMatchObject({ status: 503 });
+  });
+
+  it('a failover still looking for a replica has fenced nothing: the untouched primary keeps 200', async () => {
+    await eventually(() => t.coordinator.workloadView('w4')?.replicas.some((r) => r.siteId === 'B' && !r.healthy), 15_000);
+    expect(await lb('w4', 'A')).toEqual({ status: 200, body: 'primary' });
+    expect((await failover('w4')).accepted).toBe(true);
+    await eventually(() => stateOf('w4').startsWith('failingOver'), 15_000);
+    await t.coordinator.settled();
+    expect(commands.filter((c) => c.workloadId === 'w4'), 'nothing was sent for w4').toEqual([]);
+    expect(await lb('w4', 'A'), `w4 is ${stateOf('w4')}`).toEqual({ status: 200, body: 'primary' });
+    expect((await lb('w4', 'B')).status).toBe(503);
   });
 });

@@ -29,7 +29,13 @@ export function createLbRoutes(coordinator: Coordinator): Hono {
   return app;
 }
 
-/** Pure. True while the primary role is in flux: no site should take writes from the load balancer. */
+/**
+ * Pure. True while the primary role is in flux: no site should take writes from the load balancer.
+ * A failover still choosing or waiting for a replica has touched nothing (no fence is sent before
+ * a candidate is chosen), so the primary keeps serving then: 503 there would be an outage that
+ * doing nothing would not have caused.
+ */
 export function isMovingPrimary(state: string): boolean {
+  if (/^failingOver\.(selectingReplica|awaitingReplica)$/.test(state)) return false;
   return /failingOver|switchingOver|failingBack|fencing|promoting|redirecting|verifying/.test(state);
 }
