@@ -139,8 +139,10 @@ export class ObservationTracker {
     // must hear it whenever its record of the copy says otherwise, although this tracker fed that
     // role before (an old primary back after a failover that recorded it `fenced`, while the last
     // thing fed from it was `primary`, from before), and again every refresh period while it lasts,
-    // so that a fence that did not take is sent again.
-    const rogue = slot.role === 'primary' && slot.siteId !== view.primarySite && (due || recordedRole(view, slot.siteId) !== 'primary');
+    // so that a fence that did not take is sent again. Only from a report just received (not when
+    // remembered readings are re-sent with `force`): a dark site's last report from before it went
+    // dark says nothing about a writable copy now, and raised a false alarm and a fence.
+    const rogue = !force && slot.role === 'primary' && slot.siteId !== view.primarySite && (due || recordedRole(view, slot.siteId) !== 'primary');
     if (!changedMeaning && !(moved && (due || force)) && !rogue) return undefined;
     // The first record of a copy is dated back by a fixed share of the refresh period (from the
     // workload and site names), so that thousands of copies first seen together do not all come

@@ -147,7 +147,7 @@ class ReferenceTracker {
     const changedMeaning = !prev || prev.role !== w.role || prev.healthy !== w.healthy || prev.aboveRpo !== aboveRpo;
     const moved = prev !== undefined && (prev.position !== w.replication?.position || prev.lagSeconds !== lag);
     const due = prev !== undefined && at - prev.at >= this.refreshMs;
-    const rogue = w.role === 'primary' && siteId !== view.primarySite && (due || view.replicas.find((r) => r.siteId === siteId)?.role !== 'primary');
+    const rogue = !force && w.role === 'primary' && siteId !== view.primarySite && (due || view.replicas.find((r) => r.siteId === siteId)?.role !== 'primary');
     if (!changedMeaning && !(moved && (due || force)) && !rogue) return undefined;
     let h = 0x811c9dc5;
     const name = `${id}/${siteId}`;

@@ -159,5 +159,9 @@ describe('invariant 1a - the last copy that could serve is never fenced when the
     expect(coordinator.workloadView('w1')).toMatchObject({ primarySite: 'B', epoch: 1 });
     const confirmed = (await streamOf(e)).filter((x) => x.type === 'FenceConfirmed').map((x) => (x.data as { siteId: string }).siteId);
     expect(confirmed).toEqual(['A']); // A's, by lease expiry, in the first failover
+    // Nothing was heard from A since it went dark: its last report from before (primary) is no
+    // evidence of a writable copy now, and must not raise a rogue-primary alarm or a fence.
+    const rogue = (await streamOf(e)).filter((x) => x.type === 'RoguePrimaryDetected').map((x) => JSON.stringify(x.data));
+    expect(rogue).toEqual([]);
   });
 });
