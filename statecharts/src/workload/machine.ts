@@ -492,7 +492,7 @@ export const workloadMachine = s.createMachine({
                 verifying: {
                   id: 'foVerifying',
                   always: { guard: ({ context }) => context.sites[target(context)]?.role === 'primary' && !!context.sites[target(context)]?.healthy, target: '#failedOver', actions: completeMove },
-                  on: { COMMAND_RESULT: { actions: noteTime } },
+                  on: { COMMAND_RESULT: { guard: (a) => !isRogueFenceResult(a), actions: noteTime } },
                   after: { verifyTimeout: { target: '#escalated', actions: escalate('foVerifying', (c) => `${target(c)} was promoted but has not reported itself a healthy primary`) } },
                 },
               },

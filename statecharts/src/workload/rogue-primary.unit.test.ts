@@ -134,6 +134,22 @@ describe('invariant 1 - a rogue primary is fenced at once, at the current epoch'
     expect(rogues(sim).map((r) => r.siteId)).toEqual(['C']);
   });
 
+  it('a rogue fence answered while the failover verifies is recorded as answered (not taken for the step\'s own result)', () => {
+    const sim = new Sim(setupWith({}, ['A', 'B', 'C']));
+    sim.replicas(0, ['B']);
+    sim.replicas(5, ['C']);
+    sim.loseSite();
+    sim.advance(sim.setup.policy.debounceMs + sim.setup.policy.fenceMarginMs + 1);
+    const promote = sim.lastCommand('promote')!;
+    sim.send({ type: 'COMMAND_RESULT', commandId: promote.commandId, siteId: 'B', action: 'promote', epoch: promote.epoch, status: 'done', detail: {} });
+    sim.answer('redirect');
+    expect(sim.state).toBe('failingOver.verifying'); // B has not yet reported itself primary
+    reportsPrimary(sim, 'C');
+    const fence = fencesTo(sim, 'C')[0]!;
+    answer(sim, fence);
+    expect(sim.snapshot.context.rogueFences?.C).toMatchObject({ commandId: fence.commandId, answered: true });
+  });
+
   it('paused: observe, never act, except that two primaries are never left standing', () => {
     const sim = new Sim(setupWith({}, ['A', 'B']));
     sim.replicas();
