@@ -101,7 +101,8 @@ describe('workload machine - model-based coverage (@xstate/graph)', () => {
     states = runs.flatMap((r) => r.states);
     edges = runs.flatMap((r) => r.edges);
     reached = new Set(states.flatMap((s) => active(s).map((n) => n.id)));
-  });
+    // The walk takes 5-20 s on a loaded 2-core machine; vitest's default hook timeout is 10 s.
+  }, 120_000);
 
   /** Did `to` arrive at `node` (directly, or through a transient node's eventless exits)? */
   const arrives = (node: AnyStateNode, to: WorkloadSnapshot, depth = 0): boolean =>
