@@ -112,7 +112,17 @@ export async function startSplitBrainWatcher(copies: readonly WatchedCopy[], opt
     for (const l of lines) if (l.trim()) record(JSON.parse(l) as CopySample);
   });
   const exited = child ? new Promise<void>((r) => child.once('close', () => r())) : Promise.resolve();
-  if (child) await Promise.race([sampledSince(startedAt, 30_000), exited]);
+  let stopping = false;
+  /** A watcher whose sampler died watches nothing: that must fail loudly, not pass quietly. */
+  const checkAlive = () => {
+    if (child && !stopping && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`split-brain sampler exited (${child.exitCode ?? child.signalCode}): nothing is being watched (its stderr is in the test output)`);
+    }
+  };
+  if (child) {
+    await Promise.race([sampledSince(startedAt, 30_000), exited]);
+    checkAlive();
+  }
 
   const w: SplitBrainWatcher = {
     copies,
@@ -123,6 +133,7 @@ export async function startSplitBrainWatcher(copies: readonly WatchedCopy[], opt
         .flatMap((c) => recent.get(key(c)) ?? [])
         .sort((a, b) => a.start - b.start),
     async assertNoSplitBrain(when) {
+      checkAlive();
       if (child && child.exitCode === null) await sampledSince(Date.now(), 3_000);
       const found = w.takeOverlaps();
       if (found.length === 0) return;
@@ -140,6 +151,7 @@ export async function startSplitBrainWatcher(copies: readonly WatchedCopy[], opt
     },
     async stop() {
       if (!child || child.exitCode !== null) return;
+      stopping = true;
       child.kill('SIGTERM');
       const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exited;
