@@ -23,7 +23,7 @@ describe('split-brain watcher - finds two copies of one workload taking writes a
     ]);
     try {
       await eventually(() => w.stats().samples['db@B']! >= 10, 20_000, 50);
-      await expect(w.assertNoSplitBrain('while both servers ran')).rejects.toThrow(/split brain while both servers ran: \d+ overlapping writable samples \(db\)[\s\S]*A .*WRITABLE: not in recovery, test write committed[\s\S]*B .*WRITABLE/);
+      await expect(w.assertNoSplitBrain('while both servers ran')).rejects.toThrow(/split brain while both servers ran: \d+ overlapping writable samples \(db\)\n\s+db: A and B writable together[\s\S]*A .*WRITABLE: not in recovery, test write committed[\s\S]*B .*WRITABLE/);
       // Each server holds the watcher's own test writes.
       expect(Number((await a.sql<{ n: string }>('SELECT count(*) AS n FROM drc_split_brain_watch'))[0]?.n)).toBeGreaterThan(0);
     } finally {
@@ -68,7 +68,7 @@ describe('split-brain watcher - finds two copies of one workload taking writes a
     const w = await startSplitBrainWatcher(copies);
     try {
       await eventually(() => w.stats().samples['orders@A']! >= 3, 5_000, 20);
-      await expect(w.assertNoSplitBrain('with two live primaries')).rejects.toThrow(/orders: A .*WRITABLE: primary writable \(pid \d+\)\s+\|\|\s+B .*WRITABLE/);
+      await expect(w.assertNoSplitBrain('with two live primaries')).rejects.toThrow(/orders: A and B writable together[^\n]*\n\s+A .*WRITABLE: primary writable \(pid \d+\)\n\s+B .*WRITABLE/);
       // The old primary's agent died (its last file still says primary), then B was promoted.
       file('A', 'primary', 2 ** 22 + 12345); // beyond pid_max: a dead agent's copy
       file('B', 'replica', process.pid);

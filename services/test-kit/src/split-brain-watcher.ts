@@ -143,9 +143,19 @@ export async function startSplitBrainWatcher(copies: readonly WatchedCopy[], opt
       throw new Error(
         [
           `split brain ${when}: ${found.length} overlapping writable samples (${workloads.join(', ')})`,
-          ...found.slice(0, 10).map((o) => `  ${o.workloadId}: ${line(o.samples[0])}  ||  ${line(o.samples[1])}`),
-          ...(found.length > 10 ? [`  … and ${found.length - 10} more`] : []),
-          ...workloads.flatMap((id) => [`  newest samples of ${id}:`, ...w.recent(id).slice(-12).map((s) => `    ${line(s)}`)]),
+          ...workloads.flatMap((id) => {
+            const mine = found.filter((o) => o.workloadId === id);
+            const sites = [...new Set(mine.flatMap((o) => o.samples.map((x) => x.siteId)))].sort();
+            const from = Math.min(...mine.map((o) => Math.max(o.samples[0].start, o.samples[1].start)));
+            const to = Math.max(...mine.map((o) => Math.min(o.samples[0].end, o.samples[1].end)));
+            return [
+              `  ${id}: ${sites.join(' and ')} writable together, first seen ${at(from)}, last ${at(to)} (${mine.length} overlaps); the first:`,
+              `    ${line(mine[0]!.samples[0])}`,
+              `    ${line(mine[0]!.samples[1])}`,
+              `  newest samples of ${id}:`,
+              ...w.recent(id).slice(-12).map((x) => `    ${line(x)}`),
+            ];
+          }),
         ].join('\n'),
       );
     },
