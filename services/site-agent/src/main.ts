@@ -5,13 +5,15 @@
  *        [--witness-listen HOST:PORT] [--witness-peer SITE=URL ...] [--state-dir DIR]
  * Exit codes: 0 clean stop, 1 runtime failure, 2 bad arguments or configuration.
  */
-import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { hostname, tmpdir } from 'node:os';
 import { connectNatsOrExit, natsAuthFromEnv, natsReplicasFromEnv, createLogger, type Logger, createTelemetry, installContextManager, isConfigError, loadConfigOrExit, parseProcessArgs, readDocument, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { formatFieldIssues, parseAgentConfig, type AgentConfig, type DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './agent/index';
 import { AgentStateJournal } from './agent/state';
 import { parseListen, parseWitnessPeers, Witness } from './agent/witness';
+import { WATCHED_DRIVER_TYPES, WatchdogLink } from './watchdog/watchdog';
 import { createDrivers } from './workloads';
 
 const HELP = `drc site agent — the coordinator's hands in one datacenter
@@ -114,6 +116,16 @@ async function main(): Promise<number> {
     return PROCESS_EXIT.usage;
   }
   if (!journal) logger.warn('no --state-dir: epochs and command results are kept in memory only and forgotten on restart');
+  const prefix = args.prefix ?? process.env.DRC_PREFIX ?? ac?.nats.prefix ?? config.nats.prefix;
+  const incarnation = { id: randomUUID(), startedAt: Date.now() };
+  // Copies that outlive this process (a database, a VM, a service run by commands) get a
+  // watchdog: if this agent dies and no agent renews its lease in time, the coordinator fails
+  // the site over and the watchdog fences them at the lease deadline (watchdog/watchdog.ts).
+  const watchedTypes = new Set(config.workloads.filter((w) => drivers.some((d) => d.workloadId === w.id) && WATCHED_DRIVER_TYPES.has(w.driver.type)).map((w) => w.driver.type));
+  const watchdog = watchedTypes.size > 0
+    ? new WatchdogLink({ configFile: resolve(configFile), siteId, incarnation: incarnation.id, leaseTtlMs, heartbeatMs, logger, leaseFile: stateDir ? join(stateDir, 'watchdog-lease.json') : join(tmpdir(), `drc-watchdog-${prefix}-${siteId}.json`) })
+    : undefined;
+  watchdog?.start();
   const nc = await connectNatsOrExit({ url: args.nats ?? process.env.NATS_URL ?? ac?.nats.url ?? config.nats.url, name: `drc-agent-${siteId}`, ...natsAuthFromEnv() });
   if (typeof nc === 'number') return nc;
   // Traces: OTLP/HTTP export when OTEL_EXPORTER_OTLP_ENDPOINT is set; ids propagate either way.
@@ -123,8 +135,9 @@ async function main(): Promise<number> {
     tracer: telemetry.tracer,
     siteId,
     agentId,
-    prefix: args.prefix ?? process.env.DRC_PREFIX ?? ac?.nats.prefix ?? config.nats.prefix,
+    prefix,
     nc,
+    incarnation,
     workloads: drivers,
     peerSites: config.sites.map((s) => s.id).filter((s) => s !== siteId),
     heartbeatMs,
@@ -134,11 +147,18 @@ async function main(): Promise<number> {
     streamReplicas,
     ...(witness ? { witness } : {}),
     ...(journal ? { journal } : {}),
+    ...(watchdog ? { watchdog } : {}),
   });
+  // On duty before the first heartbeat: a lease this run renews is one its watchdog watches.
+  if (watchdog) {
+    const onDuty = await Promise.race([watchdog.ready.then(() => true, (e: unknown) => e as Error), new Promise<false>((r) => setTimeout(() => r(false), 30_000).unref())]);
+    if (onDuty !== true) logger.error({ err: onDuty || undefined }, "the watchdog is not on duty: this site's primaries are not fenced if this agent dies (it is started again at the next heartbeat)");
+  }
   await agent.start();
   const probing = witness ? ` witness on :${witness.port ?? '-'} probing ${Object.keys(witnessPeers(config, siteId, [...Object.entries(ac?.witness.peers ?? {}).map(([k, v]) => `${k}=${v}`), ...(args['witness-peer'] ?? [])])).join(',') || 'nobody'}` : '';
-  process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)${probing}\n`);
+  process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)${probing}${watchdog?.pid ? ` watchdog pid ${watchdog.pid}` : ''}\n`);
   return untilStopped(async () => {
+    watchdog?.detach();
     await agent.stop();
     for (const d of drivers) await d.driver.close().catch(() => undefined);
     await nc.drain().catch(() => nc.close());

@@ -10,3 +10,4 @@ export * from './pg-writer';
 export * from './libvirt';
 export * from './chaos';
 export * from './split-brain-watcher';
+export * from './agent-watchdog';

@@ -9,6 +9,7 @@ import {
   type Heartbeat,
   type Observation,
   type Subjects,
+  type WorkloadRole,
 } from '@drc/contracts';
 import {
   context,
@@ -30,6 +31,7 @@ import {
 } from '@drc/runtime';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { isDriverError, type ProbeResult, type WorkloadDriver } from '../drivers/driver';
+import type { WatchdogBeat } from '../watchdog/watchdog';
 import type { AgentStateJournal } from './state';
 import type { Witness } from './witness';
 
@@ -64,6 +66,12 @@ export interface SiteAgentOptions {
   streamReplicas?: number;
   /** This run of the agent (default: a fresh random id, started now). Never persisted: a new process is a new incarnation. */
   incarnation?: AgentIncarnation;
+  /**
+   * The agent's watchdog (watchdog/), told of every heartbeat round: the lease deadline it
+   * renewed and the roles last observed. It fences this site's primaries if the agent dies and
+   * no agent renews the lease in time.
+   */
+  watchdog?: { beat(b: WatchdogBeat): void };
 }
 
 /** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
@@ -126,6 +134,8 @@ export class SiteAgent {
   private hbSub?: NatsSubscription;
   private messages?: ConsumerMessages;
   private lastRenewedAt: number;
+  /** The role of each workload's copy at the last observation (for the watchdog). */
+  private readonly lastRoles: Record<string, WorkloadRole> = {};
   private selfFenced = false;
   /** Results NATS did not take (an outage), by command id: sent again after the next renewed lease. */
   private readonly unsent = new Map<string, CommandResult>();
@@ -250,6 +260,9 @@ export class SiteAgent {
       })(),
       Math.max(50, Math.min(this.opts.heartbeatMs, this.opts.leaseTtlMs / 3)),
     ).catch(() => false);
+    // The coordinator's lease runs from when it got this heartbeat: `now` (before sending) + TTL
+    // is not later than that, so the watchdog's deadline comes first.
+    this.opts.watchdog?.beat({ ...(renewed ? { leaseDeadline: now + this.opts.leaseTtlMs } : {}), roles: this.lastRoles });
     if (renewed) {
       this.lastRenewedAt = this.now();
       if (this.selfFenced) this.opts.logger.info('lease renewed again after self-fencing; waiting for the coordinator');
@@ -283,6 +296,7 @@ export class SiteAgent {
         // failed health check, reported now, not an observation that never comes.
         const p: ProbeResult = await withTimeout(driver.probe(), this.probeTimeoutMs).catch(() => ({ role: 'unknown' as const, healthy: false, detail: `health probe timed out after ${this.probeTimeoutMs} ms` }));
         const epoch = this.newestEpoch.get(workloadId);
+        if (p.role !== 'unknown') this.lastRoles[workloadId] = p.role; // a timed-out probe says nothing new
         return { workloadId, role: p.role, healthy: p.healthy, ...(p.detail ? { detail: p.detail } : {}), ...(p.replication ? { replication: p.replication } : {}), ...(epoch !== undefined ? { epoch } : {}) };
       }),
     );
