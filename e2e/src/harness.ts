@@ -10,6 +10,7 @@ import {
   natsUrl,
   startProcess,
   startSplitBrainWatcher,
+  stopAgentWatchdogs,
   uniquePrefix,
   type ManagedProcess,
   type PostgresPair,
@@ -154,9 +155,15 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     return undefined;
   };
   const agents = new Map<string, ManagedProcess>();
+  /** Every agent process started, restarted ones too: their watchdogs (which outlive them on purpose) are stopped with the estate. */
+  const everyAgent: ManagedProcess[] = [];
+  const stopWatchdogs = async () => {
+    for (const a of everyAgent) await stopAgentWatchdogs(a.output());
+  };
   const startAgent = async (siteId: string) => {
     const p = tsx(`agent-${siteId}`, 'services/site-agent/src/main.ts', ['--config', configFile, '--site', siteId, '--state-dir', join(dir, `state-${siteId}`), ...(opts.agentArgs?.(siteId) ?? [])], { DRC_SIM_TEST_ROLE_DIR: simRoleDir, ...opts.agentEnv });
     agents.set(siteId, p);
+    everyAgent.push(p);
     await p.waitFor(new RegExp(`agent ${siteId} ready`), 30_000);
     return p;
   };
@@ -176,6 +183,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
     for (let i = 2; i <= (opts.coordinators ?? 1); i++) await startCoordinator(`${label}-coordinator-${i}`);
   } catch (e) {
     await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
+    await stopWatchdogs();
     await watch.finish().catch((w: unknown) => console.error(String(w)));
     await db.drop();
     throw e;
@@ -202,6 +210,7 @@ export async function startEstate(config: Omit<DrcConfigInput, 'nats'>, label = 
       const watched = watch.finish();
       await watched.catch(() => undefined);
       await Promise.all([...coordinators.map((c) => c.process.stop()), ...[...agents.values()].map((a) => a.stop())]);
+      await stopWatchdogs();
       if (!opts.natsUrl) await deleteStreams(createSubjects(prefix).streams.agents.replace(/_AGENTS$/, '_'));
       await db.drop();
       await watched; // an overlap after the last test fails the file, once everything is cleaned up
