@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { readLease, WATCHDOG_EXIT } from './watchdog';
+
+/**
+ * The watchdog process on its own, driven the way its agent drives it (a JSON line per heartbeat
+ * round on its stdin), with a real exec-driver copy whose fence leaves a mark: when it fences
+ * (agent gone, or alive but silent, past the lease deadline) and when it must not (an agent
+ * beating with its lease lapsed decides for itself; a restarted agent takes over in time).
+ */
+const main = fileURLToPath(new URL('./main.ts', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'drc-watchdog-proc-'));
+const copyFile = join(dir, 'svc@A.json');
+const fenceMark = join(dir, 'fenced-at');
+writeFileSync(
+  join(dir, 'estate.yaml'),
+  stringify({
+    nats: { url: 'nats://127.0.0.1:4222', prefix: 'unused' },
+    sites: [{ id: 'A' }, { id: 'B' }],
+    workloads: [
+      {
+        id: 'svc',
+        primarySite: 'A',
+        replicaSites: ['B'],
+        driver: {
+          type: 'exec',
+          sites: {
+            A: {
+              probe: { command: ['cat', copyFile] },
+              actions: { fence: { command: `date +%s%3N > '${fenceMark}' && printf '%s' '{"role":"fenced","healthy":true}' > '${copyFile}' && echo '{}'` } },
+            },
+            B: { role: 'replica' },
+          },
+        },
+      },
+    ],
+  }),
+);
+
+interface Watchdog {
+  child: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  ready: Promise<void>;
+  beat(b: Record<string, unknown>): void;
+}
+const running = new Set<Watchdog>();
+
+function startWatchdog(incarnation: string): Watchdog {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, '--config', join(dir, 'estate.yaml'), '--site', 'A', '--incarnation', incarnation, '--lease-ttl-ms', '1500', '--heartbeat-ms', '100', '--lease-file', join(dir, 'lease.json'), '--agent-pid', String(process.pid)], {
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, LOG_LEVEL: 'info' },
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdin!.on('error', () => undefined);
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', () => resolve());
+    void exited.then(() => reject(new Error(`watchdog exited before it was on duty:\n${out}`)));
+  });
+  const w: Watchdog = { child, output: () => out, exited, ready, beat: (b) => child.stdin!.write(`${JSON.stringify(b)}\n`) };
+  running.add(w);
+  void exited.then(() => running.delete(w));
+  return w;
+}
+const primaryCopy = () => {
+  writeFileSync(copyFile, JSON.stringify({ role: 'primary', healthy: true }));
+  rmSync(fenceMark, { force: true });
+  rmSync(join(dir, 'lease.json'), { force: true });
+};
+const exitedWithin = (w: Watchdog, ms: number) => Promise.race([w.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
+
+afterEach(async () => {
+  for (const w of [...running]) {
+    w.child.kill('SIGKILL');
+    await w.exited;
+  }
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('the agent watchdog process', () => {
+  it('agent gone (its pipe closed): the primary is fenced at the lease deadline, not before, and the watchdog exits', async () => {
+    primaryCopy();
+    const w = startWatchdog('run-1');
+    await w.ready;
+    const deadline = Date.now() + 1500;
+    w.beat({ leaseDeadline: deadline, roles: { svc: 'primary' } });
+    w.child.stdin!.end();
+    expect(await exitedWithin(w, 15_000), w.output()).toBe(WATCHDOG_EXIT.fenced);
+    expect(Number(readFileSync(fenceMark, 'utf8')), 'fenced at (epoch ms), against the deadline').toBeGreaterThanOrEqual(deadline);
+    expect(w.output()).toMatch(/agent process gone: fencing this site's primaries in \d+ ms/);
+    expect(w.output()).toMatch(/watchdog fenced the primary here/);
+  }, 30_000);
+
+  it('agent alive but silent (hung) past its lease deadline: the primary is fenced', async () => {
+    primaryCopy();
+    const w = startWatchdog('run-1');
+    await w.ready;
+    // The last round it ran; then nothing (stopped, or its event loop stuck), its pipe still open.
+    w.beat({ leaseDeadline: Date.now() + 500, roles: { svc: 'primary' } });
+    expect(await exitedWithin(w, 15_000), w.output()).toBe(WATCHDOG_EXIT.fenced);
+    expect(existsSync(fenceMark)).toBe(true);
+    expect(w.output()).toMatch(/agent silent for \d+ ms/);
+  }, 30_000);
+
+  it('agent alive and beating with its lease lapsed (cut from NATS): nothing fenced, it decides for itself', async () => {
+    primaryCopy();
+    const w = startWatchdog('run-1');
+    await w.ready;
+    w.beat({ leaseDeadline: Date.now() + 300, roles: { svc: 'primary' } });
+    // Heartbeat rounds that renew nothing, for well past the deadline and the silence allowed.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      w.beat({ roles: { svc: 'primary' } });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(w.child.exitCode, w.output()).toBeNull();
+    expect(existsSync(fenceMark), 'fenced while its agent was alive and beating').toBe(false);
+  }, 30_000);
+
+  it('an agent restarted within the lease: the new run’s watchdog takes over, the old one stands down and nothing is fenced', async () => {
+    primaryCopy();
+    const old = startWatchdog('run-1');
+    await old.ready;
+    const deadline = Date.now() + 4000;
+    old.beat({ leaseDeadline: deadline, roles: { svc: 'primary' } });
+    old.child.stdin!.end(); // the agent dies
+    const next = startWatchdog('run-2');
+    await next.ready;
+    expect(await exitedWithin(old, 10_000), old.output()).toBe(WATCHDOG_EXIT.takenOver);
+    expect(old.output()).toMatch(/a restarted agent took the duty over within the lease: stood down, nothing fenced/);
+    // The new one inherited the lease the coordinator still counts on, until its agent renews it.
+    expect(readLease(join(dir, 'lease.json'))).toMatchObject({ owner: 'run-2', leaseDeadline: deadline });
+    // The new agent renews its lease, past the old deadline: nothing fenced.
+    while (Date.now() < deadline + 500) {
+      next.beat({ leaseDeadline: Date.now() + 1500, roles: { svc: 'primary' } });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(existsSync(fenceMark), 'fenced although a restarted agent took over').toBe(false);
+    expect(next.child.exitCode).toBeNull();
+  }, 30_000);
+});
