@@ -69,15 +69,16 @@ async function main(): Promise<number> {
   }
 
   // On duty: take the lease file over. A lease an earlier run still holds is the coordinator's
-  // view of this site until our agent renews it; without one (first start, or it lapsed long
-  // ago and the earlier watchdog fenced), a lease of our own from now.
+  // view of this site until our agent renews it; without one (first start, or it lapsed and the
+  // earlier watchdog fenced), there is nothing to fence for until our agent renews the lease.
   const startedAt = Date.now();
   const earlier = readLease(leaseFile);
   const inherited = earlier && earlier.owner !== me && earlier.leaseDeadline > startedAt ? earlier.leaseDeadline : undefined;
-  const state: WatchState = { leaseDeadline: inherited ?? startedAt + leaseTtlMs, agentGone: false, takenOver: false };
-  writeLease(leaseFile, { owner: me, pid: process.pid, leaseDeadline: state.leaseDeadline });
+  const state: WatchState = { ...(inherited !== undefined ? { leaseDeadline: inherited } : {}), agentGone: false, takenOver: false };
+  writeLease(leaseFile, { owner: me, pid: process.pid, leaseDeadline: inherited ?? 0 });
   const watched = drivers.map((d) => d.workloadId);
-  logger.info({ watched, leaseDeadline: new Date(state.leaseDeadline).toISOString(), ...(earlier && earlier.owner !== me ? { tookOverFrom: earlier.owner } : {}) }, `watchdog on duty for ${watched.join(', ')}`);
+  const iso = (t: number | undefined) => (t === undefined ? 'none held yet' : new Date(t).toISOString());
+  logger.info({ watched, leaseDeadline: iso(inherited), ...(earlier && earlier.owner !== me ? { tookOverFrom: earlier.owner } : {}) }, `watchdog on duty for ${watched.join(', ')}`);
   try {
     writeSync(3, 'ready\n');
     closeSync(3);
@@ -104,8 +105,9 @@ async function main(): Promise<number> {
     })
     .on('close', () => {
       state.agentGone = true;
+      if (state.leaseDeadline === undefined) return;
       const inMs = state.leaseDeadline - Date.now();
-      logger.warn({ leaseDeadline: new Date(state.leaseDeadline).toISOString(), primaries: [...roles].filter(([, r]) => r === 'primary').map(([w]) => w) }, inMs > 0 ? `agent process gone: fencing this site's primaries in ${inMs} ms, when its lease ends, unless a restarted agent takes over first` : "agent process gone after its lease ended: fencing this site's primaries now");
+      logger.warn({ leaseDeadline: iso(state.leaseDeadline), primaries: [...roles].filter(([, r]) => r === 'primary').map(([w]) => w) }, inMs > 0 ? `agent process gone: fencing this site's primaries in ${inMs} ms, when its lease ends, unless a restarted agent takes over first` : "agent process gone after its lease ended: fencing this site's primaries now");
     });
 
   const silentMs = Math.max(3 * heartbeatMs, 1000);
@@ -117,7 +119,8 @@ async function main(): Promise<number> {
       if (verdict === 'wait') return;
       clearInterval(tick);
       if (verdict === 'stand down') {
-        logger.info({ by: owner }, state.agentGone ? 'a restarted agent took the duty over within the lease: stood down, nothing fenced' : 'an agent of this site started later took the duty over: stood down');
+        if (!state.takenOver) logger.info('agent process gone before it renewed a lease: nothing to fence for, exiting');
+        else logger.info({ by: owner }, state.agentGone ? 'a restarted agent took the duty over within the lease: stood down, nothing fenced' : 'an agent of this site started later took the duty over: stood down');
         resolve(WATCHDOG_EXIT.takenOver);
         return;
       }
@@ -129,7 +132,7 @@ async function main(): Promise<number> {
   async function fenceAll(s: WatchState): Promise<void> {
     const now = Date.now();
     const why = s.agentGone ? 'agent gone' : `agent silent for ${now - (s.lastBeatAt ?? startedAt)} ms`;
-    logger.warn({ leaseDeadline: new Date(s.leaseDeadline).toISOString(), lateMs: now - s.leaseDeadline, why }, `lease ended with no agent renewing it (${why}): the site is failed over now, fencing its primaries`);
+    logger.warn({ leaseDeadline: iso(s.leaseDeadline), lateMs: now - (s.leaseDeadline ?? now), why }, `lease ended with no agent renewing it (${why}): the site is failed over now, fencing its primaries`);
     await Promise.all(
       drivers.map(async ({ workloadId, driver }) => {
         let role = roles.get(workloadId);

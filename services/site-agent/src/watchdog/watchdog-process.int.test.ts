@@ -125,6 +125,17 @@ describe('the agent watchdog process', () => {
     expect(existsSync(fenceMark), 'fenced while its agent was alive and beating').toBe(false);
   }, 30_000);
 
+  it('agent gone before it ever renewed a lease (NATS unreachable at its start): nothing fenced, the watchdog exits', async () => {
+    primaryCopy();
+    const w = startWatchdog('run-1');
+    await w.ready;
+    w.beat({ roles: { svc: 'primary' } }); // a heartbeat round that renewed nothing
+    w.child.stdin!.end();
+    expect(await exitedWithin(w, 10_000), w.output()).toBe(WATCHDOG_EXIT.takenOver);
+    expect(existsSync(fenceMark), 'fenced for a lease nobody held').toBe(false);
+    expect(w.output()).toMatch(/gone before it renewed a lease: nothing to fence for/);
+  }, 30_000);
+
   it('an agent restarted within the lease: the new run’s watchdog takes over, the old one stands down and nothing is fenced', async () => {
     primaryCopy();
     const old = startWatchdog('run-1');

@@ -52,8 +52,11 @@ export function writeLease(file: string, lease: WatchdogLease): void {
 }
 
 export interface WatchState {
-  /** The lease deadline the coordinator sees for this site (as far as the agent knows). */
-  leaseDeadline: number;
+  /**
+   * The lease deadline the coordinator sees for this site (as far as the agent knows): from its
+   * agent's renewals, or inherited from an earlier run's watchdog. Undefined: no lease held yet.
+   */
+  leaseDeadline?: number;
   /** When the agent last ran a heartbeat round (undefined: not yet). */
   lastBeatAt?: number;
   /** The agent's process is gone (its pipe closed). */
@@ -72,6 +75,9 @@ export interface WatchState {
  */
 export function watchdogVerdict(s: WatchState, now: number, silentMs: number): 'stand down' | 'fence' | 'wait' {
   if (s.takenOver) return 'stand down';
+  // No lease held (an agent that never renewed one, e.g. NATS unreachable at its start): the
+  // coordinator counts on no fence from this run.
+  if (s.leaseDeadline === undefined) return s.agentGone ? 'stand down' : 'wait';
   if (now < s.leaseDeadline) return 'wait';
   if (s.agentGone || s.lastBeatAt === undefined || now - s.lastBeatAt > silentMs) return 'fence';
   return 'wait';

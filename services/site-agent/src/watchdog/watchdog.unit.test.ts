@@ -19,6 +19,10 @@ describe('watchdogVerdict: when the agent watchdog fences', () => {
   it('leaves an agent that beats with its lease lapsed (cut from NATS) to decide for itself', () => {
     expect(watchdogVerdict(at({ lastBeatAt: 19_500 }), 20_000, SILENT_MS)).toBe('wait');
   });
+  it('fences nothing for a run that never held a lease (it never renewed one and inherited none)', () => {
+    expect(watchdogVerdict({ agentGone: true, takenOver: false }, 20_000, SILENT_MS)).toBe('stand down');
+    expect(watchdogVerdict({ agentGone: false, takenOver: false }, 20_000, SILENT_MS)).toBe('wait');
+  });
   it('stands down once a later agent run took the duty over, even past the deadline', () => {
     expect(watchdogVerdict(at({ agentGone: true, takenOver: true }), 20_000, SILENT_MS)).toBe('stand down');
   });
