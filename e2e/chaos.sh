@@ -10,8 +10,9 @@ cd "$(dirname "$0")/.."
 # failback, split brain), 4 coordinator-handover, 5 infra-restart, 6 flapping, 7 witness-cut,
 # 8 deploy/nats-cluster (a node of the 3-node cluster killed); issue 17, "never make things
 # worse": 9-11 never-worse-restarts (the coordinator SIGSTOPped for 3 s, an agent restarted
-# beyond and within its lease), 12-15 never-worse (single probe timeouts, a PostgreSQL primary
-# restarted in place, a slow fence beside another failover, a replica probe timeout mid-failover).
+# beyond and within its lease), 12-16 never-worse (single probe timeouts, a PostgreSQL primary
+# restarted in place, a slow fence beside another failover, a replica probe timeout mid-failover,
+# the PostgreSQL primary's agent killed past its lease: its watchdog fences).
 # Every scenario runs under the harness's split-brain watcher.
 files="e2e/src/pg-failover.e2e.test.ts e2e/src/coordinator-handover.e2e.test.ts e2e/src/infra-restart.e2e.test.ts e2e/src/flapping.e2e.test.ts e2e/src/witness-cut.e2e.test.ts e2e/src/deploy/nats-cluster.e2e.test.ts e2e/src/never-worse-restarts.e2e.test.ts e2e/src/never-worse.e2e.test.ts"
 pass=0

@@ -18,7 +18,10 @@ import { pgDriverFor, startEstate, type Estate } from './harness';
  *      another workload at the same site fails: the second is failed over while the first
  *      fence still runs;
  *  15. a primary fails while the one replica's health probe times out once at a random moment:
- *      the replica is still promoted (nothing left fenced with no database).
+ *      the replica is still promoted (nothing left fenced with no database);
+ *  16. the agent of the PostgreSQL primary's site is killed (kill -9) and stays away past its
+ *      lease: the coordinator takes the lapsed lease as a fence and promotes the standby, so the
+ *      agent's watchdog must have fenced the old primary by then (no two writable primaries).
  * Timings are seeded (DRC_CHAOS_SEED replays a run).
  */
 const chaos = chaosRandom('never worse');
@@ -195,5 +198,22 @@ describe('faults drc must ride out without making things worse', () => {
     const trail = (await estate.events('orders')).map((e) => e.type).join(', ');
     expect(w, trail).toMatchObject({ state: 'failedOver', primarySite: 'B', epoch: 1 });
     await expectNoneMoved(before, ['ledger', 'pgdb', 'web', 'batch'], 'workloads that should not move');
+  });
+
+  it('16. the primary PostgreSQL site’s agent killed past its lease: its watchdog fences the old primary, the standby is promoted', async () => {
+    const before = await failoversStarted();
+    await chaos.jitter(1000);
+    const agentA = estate.agents.get('A')!;
+    await agentA.kill();
+    const w = await eventually(async () => {
+      const v = await stateOf('pgdb');
+      return v.state === 'failedOver' || v.state.startsWith('escalated') ? v : undefined;
+    }, 40_000, 100);
+    expect(w, (await estate.events('pgdb')).map((e) => e.type).join(', ')).toMatchObject({ state: 'failedOver', primarySite: 'B' });
+    const oldPrimary = pair.primary.isRunning() ? await pair.primary.sql('CREATE TABLE IF NOT EXISTS nw_after_agent_kill (v int); INSERT INTO nw_after_agent_kill VALUES (1)').then(() => 'took a write', (e: unknown) => `refused: ${(e as Error).message}`) : 'stopped';
+    expect(oldPrimary, 'the old primary at A').not.toBe('took a write');
+    expect(agentA.output(), 'what the killed agent’s watchdog did').toMatch(/watchdog fenced the primary here/);
+    // (The harness's split-brain watcher checks after this test that A and B never took writes together.)
+    await expectNoneMoved(before, ['ledger'], 'a workload with no copy at A');
   });
 });
