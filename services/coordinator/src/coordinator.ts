@@ -122,9 +122,10 @@ export class Coordinator {
     this.subjects = createSubjects(opts.config.nats.prefix);
     this.startedAt = this.now();
     this.writer = { coordinatorId: this.id, leaderEpoch: 0 };
-    const silent = { supersedeSilentAfterMs: opts.config.coordinator.siteLeaseTtlMs };
-    this.heartbeatOrder = new AgentSequencer(silent);
-    this.observationOrder = new AgentSequencer(silent);
+    // A lost site's agent whose host clock stepped back is heard again by its heartbeats; its
+    // observations follow the run its heartbeats established.
+    this.heartbeatOrder = new AgentSequencer({ supersedeSilentAfterMs: opts.config.coordinator.siteLeaseTtlMs });
+    this.observationOrder = new AgentSequencer();
     this.sites = new SiteTracker({
       sites: opts.config.sites,
       defaultLeaseTtlMs: opts.config.coordinator.siteLeaseTtlMs,
@@ -435,7 +436,7 @@ export class Coordinator {
     if (v.message.kind !== 'heartbeat') return this.deadLetter(subject, data, `expected a heartbeat, got ${v.message.kind}`, []);
     this.metrics.onAgentMessage('heartbeat');
     const hb = v.message;
-    const order = this.heartbeatOrder.admit(hb, this.now());
+    const order = this.heartbeatOrder.admit(hb, { now: this.now(), siteLost: this.sites.status(hb.siteId) === 'lost' });
     if (!order.ok) {
       this.stats.staleDropped++;
       const { reason, issues } = outOfOrderReason('heartbeat', hb, order);
@@ -456,7 +457,7 @@ export class Coordinator {
   }
 
   private async onObservation(subject: string, data: Uint8Array, msg: Observation): Promise<void> {
-    const order = this.observationOrder.check(msg, this.now());
+    const order = this.observationOrder.check(msg, { now: this.now(), established: this.heartbeatOrder.current(msg) });
     if (!order.ok) {
       const { reason, issues } = outOfOrderReason('observation', msg, order);
       return this.deadLetter(subject, data, reason, issues);

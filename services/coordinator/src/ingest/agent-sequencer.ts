@@ -25,14 +25,26 @@ interface Newest {
 
 export interface AgentSequencerOptions {
   /**
-   * An older incarnation is taken once the newest one heard has been silent this long (ms; the
-   * site lease). Start times come from the agents' clocks: a host whose clock stepped back while
-   * its agent restarted starts a run that looks older than the dead one, and refusing it for ever
-   * would leave the site lost until the coordinator restarts. A run silent past the lease is
-   * dead (its site was declared lost), so a replay of it is the only thing this lets in, and a lost
-   * site's observations are not taken before its heartbeat is heard anyway. Unset: never.
+   * With `siteLost`, an older incarnation is taken once the newest one heard has been silent this
+   * long (ms; the site lease). Start times come from the agents' clocks: a host whose clock
+   * stepped back while its agent restarted starts a run that looks older than the dead one, and
+   * refusing it for ever would leave the site lost until the coordinator restarts. Only for a
+   * site already declared lost (its newest run is dead), so a replay of an old run can never
+   * override a live one. Unset: never.
    */
   supersedeSilentAfterMs?: number;
+}
+
+/** What the caller knows beyond the message: the coordinator's clock and the site's state. */
+export interface OrderContext {
+  now?: number;
+  /** The site is lost (see `supersedeSilentAfterMs`). */
+  siteLost?: boolean;
+  /**
+   * The incarnation another kind of message from the agent (its heartbeats) has established: a
+   * message of that run is taken although it looks older than the newest of this kind.
+   */
+  established?: AgentIncarnation | undefined;
 }
 
 /**
@@ -48,15 +60,16 @@ export class AgentSequencer {
 
   constructor(private readonly opts: AgentSequencerOptions = {}) {}
 
-  /** Whether `msg` comes after everything taken from its agent so far (`now`: the coordinator's clock). Changes nothing. */
-  check(msg: SequencedMessage, now?: number): SequenceVerdict {
+  /** Whether `msg` comes after everything taken from its agent so far. Changes nothing. */
+  check(msg: SequencedMessage, ctx: OrderContext = {}): SequenceVerdict {
     const last = this.newest.get(keyOf(msg));
     if (!last) return { ok: true, restarted: false };
     const order = compareIncarnations(msg.incarnation, last.incarnation);
     if (order < 0) {
-      const silentFor = now !== undefined && last.takenAt !== undefined ? now - last.takenAt : undefined;
+      if (ctx.established !== undefined && compareIncarnations(msg.incarnation, ctx.established) === 0) return { ok: true, restarted: true, previous: last.incarnation };
+      const silentFor = ctx.now !== undefined && last.takenAt !== undefined ? ctx.now - last.takenAt : undefined;
       const limit = this.opts.supersedeSilentAfterMs;
-      if (limit !== undefined && silentFor !== undefined && silentFor >= limit) return { ok: true, restarted: true, previous: last.incarnation };
+      if (ctx.siteLost && limit !== undefined && silentFor !== undefined && silentFor >= limit) return { ok: true, restarted: true, previous: last.incarnation };
       return { ok: false, why: 'older-incarnation', current: last.incarnation };
     }
     if (order > 0) return { ok: true, restarted: true, previous: last.incarnation };
@@ -69,14 +82,19 @@ export class AgentSequencer {
   }
 
   /** `check`, then `take` when in order. */
-  admit(msg: SequencedMessage, now?: number): SequenceVerdict {
-    const verdict = this.check(msg, now);
-    if (verdict.ok) this.take(msg, now);
+  admit(msg: SequencedMessage, ctx: OrderContext = {}): SequenceVerdict {
+    const verdict = this.check(msg, ctx);
+    if (verdict.ok) this.take(msg, ctx.now);
     return verdict;
+  }
+
+  /** The newest incarnation taken from the agent that sent `msg`, if any. */
+  current(msg: Pick<SequencedMessage, 'siteId' | 'agentId'>): AgentIncarnation | undefined {
+    return this.newest.get(keyOf(msg))?.incarnation;
   }
 }
 
-function keyOf(msg: SequencedMessage): string {
+function keyOf(msg: Pick<SequencedMessage, 'siteId' | 'agentId'>): string {
   return `${msg.siteId}/${msg.agentId}`;
 }
 

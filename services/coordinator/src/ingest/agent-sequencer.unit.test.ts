@@ -45,19 +45,28 @@ describe('agent sequencer - messages are ordered per agent incarnation', () => {
 });
 
 describe('agent sequencer - a host clock stepped back', () => {
-  it('takes an older-looking run once the newest has been silent past the limit, not before', () => {
+  it('of a lost site, takes an older-looking run once the newest has been silent past the limit, not before', () => {
     const s = new AgentSequencer({ supersedeSilentAfterMs: 3_000 });
-    s.admit(msg(run2, 10), 100_000);
-    expect(s.admit(msg(run1, 0), 102_999)).toMatchObject({ ok: false, why: 'older-incarnation' });
-    expect(s.admit(msg(run1, 0), 103_000)).toEqual({ ok: true, restarted: true, previous: run2 });
-    expect(s.admit(msg(run1, 1), 103_001)).toEqual({ ok: true, restarted: false });
+    s.admit(msg(run2, 10), { now: 100_000 });
+    expect(s.admit(msg(run1, 0), { now: 102_999, siteLost: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), { now: 103_000, siteLost: false }), 'a site not lost: its newest run may be alive').toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), { now: 103_000, siteLost: true })).toEqual({ ok: true, restarted: true, previous: run2 });
+    expect(s.admit(msg(run1, 1), { now: 103_001 })).toEqual({ ok: true, restarted: false });
     // Within the new run, order holds as before.
-    expect(s.admit(msg(run1, 1), 103_002)).toMatchObject({ ok: false, why: 'replay' });
+    expect(s.admit(msg(run1, 1), { now: 103_002 })).toMatchObject({ ok: false, why: 'replay' });
   });
 
   it('without a limit (or a clock), an older run is never taken', () => {
     const s = new AgentSequencer();
-    s.admit(msg(run2, 10), 0);
-    expect(s.admit(msg(run1, 0), 1e12)).toMatchObject({ ok: false, why: 'older-incarnation' });
+    s.admit(msg(run2, 10), { now: 0 });
+    expect(s.admit(msg(run1, 0), { now: 1e12, siteLost: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
+  });
+
+  it('a run the heartbeats established is taken for observations too, and no other older run', () => {
+    const s = new AgentSequencer();
+    s.admit(msg(run2, 10));
+    expect(s.check(msg(run1, 0), { established: run2 })).toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), { established: run1 })).toEqual({ ok: true, restarted: true, previous: run2 });
+    expect(s.current(msg(run1, 0))).toEqual(run1);
   });
 });
