@@ -72,6 +72,12 @@ export interface WorkloadContext {
   drillSeq: number;
   /** The last fence of a rogue primary, by site (a side command: no operation waits for it). */
   rogueFences?: Record<string, RogueFence> | undefined;
+  /**
+   * The site a promotion advanced the current epoch for (the primary of this epoch), also when
+   * the move then escalated before it completed; cleared when an epoch is advanced for another
+   * reason (a reprotect keeps `primarySite`).
+   */
+  epochPrimary?: string | undefined;
 }
 
 /** Events the machine reacts to: recorded inputs, plus its own delayed events fed back with `at`. */
@@ -134,6 +140,7 @@ export function withReplicaStatus(ctx: WorkloadContext, event: Extract<WorkloadE
 export function rogueFenceDue(ctx: WorkloadContext, event: Extract<WorkloadEvent, { type: 'REPLICA_STATUS' }>): boolean {
   if (event.role !== 'primary' || event.siteId === ctx.primarySite || !ctx.sites[event.siteId]) return false;
   if (ctx.op?.target === event.siteId && !ctx.escalation) return false; // an escalated operation acts no more
+  if (ctx.epochPrimary === event.siteId) return false; // promoted at this epoch: the only copy that may serve, even if its move escalated
   const last = ctx.rogueFences?.[event.siteId];
   if (!last || last.epoch !== ctx.epoch || last.answered) return true;
   return event.at - last.issuedAt >= ctx.policy.fenceTimeoutMs;

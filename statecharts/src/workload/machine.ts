@@ -168,7 +168,7 @@ function commandStep(o: {
 
 const target = (c: WorkloadContext) => c.op?.target ?? c.primarySite;
 const fromSite = (c: WorkloadContext) => c.op?.fromSite ?? c.primarySite;
-const promotePrepare = (c: WorkloadContext) => (c.op?.attempt === 0 ? { epoch: c.epoch + 1 } : {});
+const promotePrepare = (c: WorkloadContext) => (c.op?.attempt === 0 ? { epoch: c.epoch + 1, epochPrimary: c.op.target } : {});
 const promoteAnnounce = (c: WorkloadContext) => (c.op?.attempt === 0 ? [{ type: 'EpochAdvanced' as const, from: c.epoch - 1, to: c.epoch, primarySite: target(c) }] : []);
 
 /** The move is done: the target is the primary, the old one fenced (or a replica after a planned move). */
@@ -528,7 +528,7 @@ export const workloadMachine = s.createMachine({
                 site: (c) => c.op?.target ?? c.primarySite,
                 timeout: 'promoteTimeout',
                 params: (c) => ({ upstreamSite: c.primarySite }),
-                prepare: (c) => (c.op?.attempt === 0 ? { epoch: c.epoch + 1 } : {}),
+                prepare: (c) => (c.op?.attempt === 0 ? { epoch: c.epoch + 1, epochPrimary: undefined } : {}),
                 announce: (c) => (c.op?.attempt === 0 ? [{ type: 'ReprotectStarted' as const, siteId: c.op?.target ?? '' }, { type: 'EpochAdvanced' as const, from: c.epoch - 1, to: c.epoch, primarySite: c.primarySite }] : []),
                 onDone: {
                   target: '#protected',

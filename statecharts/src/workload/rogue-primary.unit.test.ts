@@ -150,6 +150,24 @@ describe('invariant 1 - a rogue primary is fenced at once, at the current epoch'
     expect(sim.snapshot.context.rogueFences?.C).toMatchObject({ commandId: fence.commandId, answered: true });
   });
 
+  it('a promoted target whose failover escalated while verifying is the primary of the epoch it was promoted at: never fenced as rogue', () => {
+    const sim = new Sim(setupWith({}, ['A', 'B']));
+    sim.replicas();
+    sim.loseSite();
+    sim.advance(sim.setup.policy.debounceMs + sim.setup.policy.fenceMarginMs + 1);
+    const promote = sim.lastCommand('promote')!;
+    expect(promote.siteId).toBe('B');
+    sim.send({ type: 'COMMAND_RESULT', commandId: promote.commandId, siteId: 'B', action: 'promote', epoch: promote.epoch, status: 'done', detail: {} });
+    sim.answer('redirect');
+    // B's probe stays unhealthy past the verify timeout: escalated, A fenced, B promoted.
+    sim.send({ type: 'REPLICA_STATUS', siteId: 'B', healthy: false, role: 'primary', position: String(sim.now), lagSeconds: 0 });
+    sim.advance(sim.setup.policy.verifyTimeoutMs + 1);
+    expect(sim.state).toBe('escalated');
+    reportsPrimary(sim, 'B'); // B serves after all: the only writable copy
+    expect(fencesTo(sim, 'B'), sim.types().join(', ')).toEqual([]);
+    expect(rogues(sim)).toEqual([]);
+  });
+
   it('paused: observe, never act, except that two primaries are never left standing', () => {
     const sim = new Sim(setupWith({}, ['A', 'B']));
     sim.replicas();
