@@ -341,6 +341,10 @@ export const workloadMachine = s.createMachine({
           now: event.at,
           sites: { ...context.sites, [event.siteId]: { ...prev, lost, leaseExpiredAt: lost ? event.leaseExpiredAt : undefined } },
           ...(context.op && context.op.fromSite === event.siteId && lost && event.leaseExpiredAt !== undefined ? { op: { ...context.op, leaseExpiredAt: event.leaseExpiredAt } } : {}),
+          // The old primary's site is back: its old lease expiry proves no fence any more (its agent
+          // is alive and did not fence itself); only that agent's answer to the fence can.
+          ...(context.op && context.op.fromSite === event.siteId && !lost ? { op: { ...context.op, leaseExpiredAt: undefined } } : {}),
+          ...(context.primaryFailure && event.siteId === context.primarySite && !lost ? { primaryFailure: { ...context.primaryFailure, leaseExpiredAt: undefined } } : {}),
         });
       }),
     },

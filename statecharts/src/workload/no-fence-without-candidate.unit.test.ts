@@ -181,3 +181,25 @@ describe('invariant 1a - the last copy that could serve is never fenced when the
     expect(sim.view).toMatchObject({ primarySite: 'B', epoch: 1 });
   });
 });
+
+describe('invariant 1 - a lease expiry counts as a fence only while the old primary\'s site is lost', () => {
+  it('the old primary\'s site lost, then back while the failover waits for a replica: the fence must be confirmed by its agent, not by the old lease expiry', () => {
+    const sim = replicaLastSeenUnhealthy({ replicaWaitMs: 120_000 });
+    sim.loseSite('A');
+    sim.advance(sim.setup.policy.debounceMs + 1);
+    expect(sim.state).toBe('failingOver.awaitingReplica');
+    // A's site is back (its agent is heard again) and its copy is alive, though its probe still fails.
+    sim.send({ type: 'SITE_STATUS', siteId: 'A', status: 'up', evidence: ['heartbeat heard'] });
+    sim.send({ type: 'REPLICA_STATUS', siteId: 'A', healthy: false, role: 'primary' });
+    sim.advance(60_000);
+    // The replica becomes promotable: A is fenced first, and only its agent can confirm that.
+    sim.send({ type: 'REPLICA_STATUS', siteId: 'B', healthy: true, role: 'replica', position: '1000', lagSeconds: 0 });
+    sim.advance(sim.setup.policy.fenceMarginMs + 1);
+    expect(fences(sim, 'A')).toHaveLength(1);
+    expect(sim.has('FenceConfirmed'), sim.types().join(', ')).toBe(false);
+    expect(sim.lastCommand('promote')).toBeUndefined();
+    sim.answer('fence');
+    expect(sim.has('FenceConfirmed')).toBe(true);
+    expect(sim.lastCommand('promote')?.siteId).toBe('B');
+  });
+});
