@@ -12,7 +12,7 @@ import { createLogger, loadConfigOrExit, parseProcessArgs, runProcess } from '@d
 import type { WorkloadDriver } from '../drivers/driver';
 import { driverFactory } from '../drivers/registry';
 import { setupsForSite } from '../workloads';
-import { readLease, WATCHDOG_EXIT, WATCHED_DRIVER_TYPES, watchdogVerdict, writeLease, type WatchdogBeat, type WatchState } from './watchdog';
+import { hungAfterMs, readLease, WATCHDOG_EXIT, WATCHED_DRIVER_TYPES, watchdogSparesWhy, watchdogVerdict, writeLease, type WatchdogBeat, type WatchState } from './watchdog';
 
 const HELP = `drc site agent watchdog: started by the site agent; fences this site's primaries when the
 agent dies and no agent renews its lease in time. Not meant to be run by hand.
@@ -62,9 +62,17 @@ async function main(): Promise<number> {
   const config = loadConfigOrExit(a.config);
   if (typeof config === 'number') return config;
   const drivers: Array<{ workloadId: string; driver: WorkloadDriver }> = [];
+  /** Workloads whose primary here is never fenced by the watchdog, with why (invariant 1a). */
+  const spared = new Map<string, string>();
   for (const setup of setupsForSite(config, siteId, logger)) {
     const type = config.workloads.find((w) => w.id === setup.workloadId)!.driver.type;
     if (!WATCHED_DRIVER_TYPES.has(type)) continue;
+    const why = watchdogSparesWhy(config, setup.workloadId);
+    if (why !== undefined) {
+      spared.set(setup.workloadId, why);
+      logger.info({ workloadId: setup.workloadId }, `watchdog leaves ${setup.workloadId} alone: ${why}`);
+      continue;
+    }
     drivers.push({ workloadId: setup.workloadId, driver: await (await driverFactory(type))(setup) });
   }
 
@@ -74,7 +82,9 @@ async function main(): Promise<number> {
   const startedAt = Date.now();
   const earlier = readLease(leaseFile);
   const inherited = earlier && earlier.owner !== me && earlier.leaseDeadline > startedAt ? earlier.leaseDeadline : undefined;
-  const state: WatchState = { ...(inherited !== undefined ? { leaseDeadline: inherited } : {}), agentGone: false, takenOver: false };
+  // Our agent started just before us: silence is measured from here, so a restarted agent still
+  // starting up when the lease it inherited ends is not taken for a hung one.
+  const state: WatchState = { ...(inherited !== undefined ? { leaseDeadline: inherited } : {}), startedAt, agentGone: false, takenOver: false };
   writeLease(leaseFile, { owner: me, pid: process.pid, leaseDeadline: inherited ?? 0 });
   const watched = drivers.map((d) => d.workloadId);
   const iso = (t: number | undefined) => (t === undefined ? 'none held yet' : new Date(t).toISOString());
@@ -110,7 +120,7 @@ async function main(): Promise<number> {
       logger.warn({ leaseDeadline: iso(state.leaseDeadline), primaries: [...roles].filter(([, r]) => r === 'primary').map(([w]) => w) }, inMs > 0 ? `agent process gone: fencing this site's primaries in ${inMs} ms, when its lease ends, unless a restarted agent takes over first` : "agent process gone after its lease ended: fencing this site's primaries now");
     });
 
-  const silentMs = Math.max(3 * heartbeatMs, 1000);
+  const silentMs = hungAfterMs(leaseTtlMs, heartbeatMs);
   return new Promise<number>((resolve) => {
     const tick = setInterval(() => {
       const owner = readLease(leaseFile)?.owner;
@@ -131,8 +141,9 @@ async function main(): Promise<number> {
   /** Fences every watched copy that is primary: the ones last observed so at once, the others if a probe says so. */
   async function fenceAll(s: WatchState): Promise<void> {
     const now = Date.now();
-    const why = s.agentGone ? 'agent gone' : `agent silent for ${now - (s.lastBeatAt ?? startedAt)} ms`;
+    const why = s.agentGone ? 'agent gone' : `agent silent for ${now - (s.lastBeatAt ?? s.startedAt)} ms`;
     logger.warn({ leaseDeadline: iso(s.leaseDeadline), lateMs: now - (s.leaseDeadline ?? now), why }, `lease ended with no agent renewing it (${why}): the site is failed over now, fencing its primaries`);
+    for (const [workloadId, reason] of spared) if (roles.get(workloadId) === 'primary') logger.warn({ workloadId }, `primary of ${workloadId} left running: ${reason}`);
     await Promise.all(
       drivers.map(async ({ workloadId, driver }) => {
         let role = roles.get(workloadId);

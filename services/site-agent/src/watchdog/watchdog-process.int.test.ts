@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { readLease, WATCHDOG_EXIT } from './watchdog';
+import { createLogger } from '@drc/runtime';
+import { readLease, WATCHDOG_EXIT, WatchdogLink } from './watchdog';
 
 /**
  * The watchdog process on its own, driven the way its agent drives it (a JSON line per heartbeat
@@ -17,6 +18,9 @@ const main = fileURLToPath(new URL('./main.ts', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'drc-watchdog-proc-'));
 const copyFile = join(dir, 'svc@A.json');
 const fenceMark = join(dir, 'fenced-at');
+// A second primary at A whose failovers wait for an operator: nothing replaces it on its own.
+const ledgerFile = join(dir, 'ledger@A.json');
+const ledgerFenceMark = join(dir, 'ledger-fenced-at');
 writeFileSync(
   join(dir, 'estate.yaml'),
   stringify({
@@ -38,6 +42,22 @@ writeFileSync(
           },
         },
       },
+      {
+        id: 'ledger',
+        primarySite: 'A',
+        replicaSites: ['B'],
+        policy: { failoverMode: 'manual' },
+        driver: {
+          type: 'exec',
+          sites: {
+            A: {
+              probe: { command: ['cat', ledgerFile] },
+              actions: { fence: { command: `date +%s%3N > '${ledgerFenceMark}' && printf '%s' '{"role":"fenced","healthy":true}' > '${ledgerFile}' && echo '{}'` } },
+            },
+            B: { role: 'replica' },
+          },
+        },
+      },
     ],
   }),
 );
@@ -51,8 +71,8 @@ interface Watchdog {
 }
 const running = new Set<Watchdog>();
 
-function startWatchdog(incarnation: string): Watchdog {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, '--config', join(dir, 'estate.yaml'), '--site', 'A', '--incarnation', incarnation, '--lease-ttl-ms', '1500', '--heartbeat-ms', '100', '--lease-file', join(dir, 'lease.json'), '--agent-pid', String(process.pid)], {
+function startWatchdog(incarnation: string, o: { leaseTtlMs?: number; heartbeatMs?: number } = {}): Watchdog {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, '--config', join(dir, 'estate.yaml'), '--site', 'A', '--incarnation', incarnation, '--lease-ttl-ms', String(o.leaseTtlMs ?? 1500), '--heartbeat-ms', String(o.heartbeatMs ?? 100), '--lease-file', join(dir, 'lease.json'), '--agent-pid', String(process.pid)], {
     stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
     env: { ...process.env, LOG_LEVEL: 'info' },
   });
@@ -72,9 +92,12 @@ function startWatchdog(incarnation: string): Watchdog {
 }
 const primaryCopy = () => {
   writeFileSync(copyFile, JSON.stringify({ role: 'primary', healthy: true }));
+  writeFileSync(ledgerFile, JSON.stringify({ role: 'primary', healthy: true }));
   rmSync(fenceMark, { force: true });
+  rmSync(ledgerFenceMark, { force: true });
   rmSync(join(dir, 'lease.json'), { force: true });
 };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const exitedWithin = (w: Watchdog, ms: number) => Promise.race([w.exited, new Promise<'running'>((r) => setTimeout(() => r('running'), ms))]);
 
 afterEach(async () => {
@@ -156,5 +179,76 @@ describe('the agent watchdog process', () => {
     }
     expect(existsSync(fenceMark), 'fenced although a restarted agent took over').toBe(false);
     expect(next.child.exitCode).toBeNull();
+  }, 30_000);
+  it('agent alive whose NATS is slow (heartbeat rounds of flush + probe timeout + heartbeat, about 3 s at the default settings) is not taken for hung: nothing fenced', async () => {
+    primaryCopy();
+    // The agent's defaults: lease 3 s, heartbeat 1 s.
+    const w = startWatchdog('run-1', { leaseTtlMs: 3000, heartbeatMs: 1000 });
+    await w.ready;
+    w.beat({ leaseDeadline: Date.now() + 300, roles: { svc: 'primary' } });
+    // Its rounds start 3.5 s apart (each one's liveness line at its start), renewing nothing:
+    // alive and running rounds, so the agent decides for itself, as when cut from NATS.
+    for (let round = 0; round < 2; round++) {
+      await sleep(3500);
+      w.beat({ roles: { svc: 'primary' } });
+    }
+    expect(existsSync(fenceMark), `fenced a live agent's primary:\n${w.output()}`).toBe(false);
+    expect(w.child.exitCode, w.output()).toBeNull();
+  }, 30_000);
+
+  it('an agent restarted a little past its lease: the new run\u2019s watchdog counts its agent starting up as alive and fences nothing once it renews', async () => {
+    primaryCopy();
+    // The agent's defaults (lease 3 s, heartbeat 1 s); a lease long enough left for the new
+    // watchdog to start within it on a loaded machine.
+    const settings = { leaseTtlMs: 3000, heartbeatMs: 1000 };
+    const old = startWatchdog('run-1', settings);
+    await old.ready;
+    const deadline = Date.now() + 4000;
+    old.beat({ leaseDeadline: deadline, roles: { svc: 'primary' } });
+    old.child.stdin!.end(); // the agent dies
+    const next = startWatchdog('run-2', settings); // its successor starts the watchdog first, then connects
+    await next.ready;
+    expect(readLease(join(dir, 'lease.json')), 'the new watchdog inherited the lease').toMatchObject({ owner: 'run-2', leaseDeadline: deadline });
+    // Starting up (NATS connect, streams) overshoots the inherited lease a little: no line yet.
+    await sleep(Math.max(0, deadline + 300 - Date.now()));
+    const renewUntil = Date.now() + 1000;
+    while (Date.now() < renewUntil) {
+      next.beat({ leaseDeadline: Date.now() + 3000, roles: { svc: 'primary' } });
+      await sleep(250);
+    }
+    expect(existsSync(fenceMark), `fenced while a restarted agent was starting up:\n${next.output()}`).toBe(false);
+    expect(next.child.exitCode, next.output()).toBeNull();
+  }, 30_000);
+
+  it('invariant 1a: a primary whose failover waits for an operator (failoverMode manual) is left alone, the automatic one is fenced', async () => {
+    primaryCopy();
+    const w = startWatchdog('run-1');
+    await w.ready;
+    w.beat({ leaseDeadline: Date.now() + 300, roles: { svc: 'primary', ledger: 'primary' } });
+    w.child.stdin!.end();
+    expect(await exitedWithin(w, 15_000), w.output()).toBe(WATCHDOG_EXIT.fenced);
+    expect(existsSync(fenceMark), 'svc (automatic) fenced').toBe(true);
+    expect(existsSync(ledgerFenceMark), `ledger (manual) fenced:\n${w.output()}`).toBe(false);
+    expect(w.output()).toMatch(/ledger.*failoverMode manual/);
+  }, 30_000);
+});
+
+describe('the agent end of its watchdog (WatchdogLink)', () => {
+  it('a watchdog that keeps failing is started again after a backoff, not on every heartbeat', async () => {
+    const link = new WatchdogLink({ configFile: join(dir, 'no-such-estate.yaml'), siteId: 'A', incarnation: 'run-x', leaseTtlMs: 1500, heartbeatMs: 100, leaseFile: join(dir, 'lease-x.json'), logger: createLogger('watchdog-link-test').child({}, { level: 'silent' }) });
+    try {
+      link.start();
+      await expect(link.ready).rejects.toThrow(/exited before it was on duty/);
+      await sleep(50); // the exit handler ran
+      link.beat({ roles: {} });
+      expect(link.pid, 'a new watchdog started at the very next heartbeat after one failed').toBeUndefined();
+    } finally {
+      link.detach();
+      try {
+        if (link.pid) process.kill(link.pid, 'SIGKILL');
+      } catch {
+        /* exited on its own meanwhile */
+      }
+    }
   }, 30_000);
 });

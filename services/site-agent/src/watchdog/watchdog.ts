@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { DriverType, WorkloadRole } from '@drc/contracts';
+import { effectivePolicy, type DriverType, type DrcConfig, type WorkloadRole } from '@drc/contracts';
 import type { Logger } from '@drc/runtime';
 
 /**
@@ -19,9 +19,13 @@ import type { Logger } from '@drc/runtime';
  */
 export const WATCHED_DRIVER_TYPES: ReadonlySet<DriverType> = new Set<DriverType>(['postgres', 'libvirt', 'exec']);
 
-/** What the agent tells its watchdog on every heartbeat round (one JSON line on its stdin). */
+/**
+ * What the agent tells its watchdog (one JSON line on its stdin): a line when each heartbeat
+ * round starts (alive, even when NATS is slow), and one with the lease deadline once the round
+ * renewed the lease. Any line counts as a sign of life.
+ */
 export interface WatchdogBeat {
-  /** When the lease the coordinator just got ends: the renewed heartbeat's `sentAt` + leaseTtlMs. Absent when this round renewed nothing. */
+  /** When the lease the coordinator just got ends: the renewed heartbeat's `sentAt` + leaseTtlMs. Absent at a round's start and when the round renewed nothing. */
   leaseDeadline?: number;
   /** The role of each workload's copy here at the last observation. */
   roles?: Record<string, WorkloadRole>;
@@ -57,7 +61,12 @@ export interface WatchState {
    * agent's renewals, or inherited from an earlier run's watchdog. Undefined: no lease held yet.
    */
   leaseDeadline?: number;
-  /** When the agent last ran a heartbeat round (undefined: not yet). */
+  /**
+   * When this watchdog started: its agent started just before it, so an agent still starting
+   * up (connecting to NATS) is not silent before then.
+   */
+  startedAt: number;
+  /** When the agent last started a heartbeat round or renewed its lease (undefined: not yet). */
   lastBeatAt?: number;
   /** The agent's process is gone (its pipe closed). */
   agentGone: boolean;
@@ -66,10 +75,39 @@ export interface WatchState {
 }
 
 /**
+ * Pure. How long a live agent may start no heartbeat round before its watchdog takes it for
+ * hung: clearly longer than its longest round (NATS flush up to a heartbeat, a probe timeout,
+ * the observation's heartbeat), so a live agent on a slow NATS is never taken for a hung one.
+ */
+export function hungAfterMs(leaseTtlMs: number, heartbeatMs: number): number {
+  return Math.max(2 * leaseTtlMs, 3 * heartbeatMs);
+}
+
+/**
+ * Pure. Why the watchdog leaves a workload's primary alone, or undefined when it fences it.
+ * Invariant 1a: only a workload whose effective policy fails over automatically gets a replica
+ * promoted without an operator; fencing any other at the deadline would leave no copy serving
+ * until a human acts. (A paused workload is runtime state the agent does not know: still fenced.)
+ * Throws nothing; an unknown workload is spared.
+ */
+export function watchdogSparesWhy(config: DrcConfig, workloadId: string): string | undefined {
+  const w = config.workloads.find((x) => x.id === workloadId);
+  if (!w) return 'not in the configuration';
+  const mode = effectivePolicy(config, w).failoverMode;
+  return mode === 'automatic' ? undefined : `failoverMode ${mode}: the coordinator promotes nothing without an operator, so fencing would leave no copy serving`;
+}
+
+/** Pure. How long the agent waits before starting its watchdog again after `failures` exits in a row: doubling from 1 s, at most 30 s. */
+export function watchdogRestartDelayMs(failures: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, failures - 1));
+}
+
+/**
  * Pure. What the watchdog does now. It stands down when a later agent run took its duty over;
- * it fences once the lease deadline has passed and the agent is gone, or is alive but has run
- * no heartbeat round for `silentMs` (hung: its witness endpoint is as silent as its heartbeats,
- * so the coordinator fails the site over just the same). An agent that is alive and beating
+ * it fences once the lease deadline has passed and the agent is gone, or is alive but has
+ * started no heartbeat round for `silentMs` since its last one or since the watchdog started
+ * (hung: its witness endpoint is as silent as its heartbeats, so the coordinator fails the
+ * site over just the same; see hungAfterMs). An agent that is alive and beating
  * after its lease lapsed (cut from NATS) decides for itself (self-fence when it cannot reach a
  * majority): fencing then could stop a primary that nothing replaces.
  */
@@ -79,7 +117,7 @@ export function watchdogVerdict(s: WatchState, now: number, silentMs: number): '
   // coordinator counts on no fence from this run.
   if (s.leaseDeadline === undefined) return s.agentGone ? 'stand down' : 'wait';
   if (now < s.leaseDeadline) return 'wait';
-  if (s.agentGone || s.lastBeatAt === undefined || now - s.lastBeatAt > silentMs) return 'fence';
+  if (s.agentGone || now - (s.lastBeatAt ?? s.startedAt) > silentMs) return 'fence';
   return 'wait';
 }
 
@@ -107,6 +145,10 @@ export class WatchdogLink {
   private child?: ChildProcess;
   private stopped = false;
   private superseded = false;
+  /** Watchdogs in a row that exited (a failure, or after fencing) since one was last on duty. */
+  private failures = 0;
+  /** No new watchdog before this (epoch ms): one that keeps failing is not respawned every heartbeat. */
+  private nextStartAt = 0;
   /** Resolves when the current watchdog has taken the lease file over (rejects if it exits first). */
   ready: Promise<void> = Promise.resolve();
 
@@ -135,7 +177,10 @@ export class WatchdogLink {
       let said = '';
       control?.on('data', (d: Buffer) => {
         said += d.toString();
-        if (said.includes('ready')) resolve();
+        if (said.includes('ready')) {
+          this.failures = 0;
+          resolve();
+        }
       });
       child.on('exit', (code, signal) => reject(new Error(`the watchdog exited before it was on duty (${signal ?? `code ${code}`})`)));
       child.on('error', reject);
@@ -151,15 +196,19 @@ export class WatchdogLink {
         o.logger.error({ watchdogPid: child.pid }, 'the watchdog stood down for an agent of this site started later: two agents run for one site; this one now runs without a watchdog');
         return;
       }
-      o.logger.error({ watchdogPid: child.pid, code, signal }, 'the watchdog exited while this agent runs; starting another at the next heartbeat');
+      this.failures += 1;
+      const delayMs = watchdogRestartDelayMs(this.failures);
+      this.nextStartAt = Date.now() + delayMs;
+      o.logger.error({ watchdogPid: child.pid, code, signal, exitsInARow: this.failures }, `the watchdog exited while this agent runs; starting another at the first heartbeat after ${delayMs} ms`);
     });
     o.logger.info({ watchdogPid: child.pid, leaseFile: o.leaseFile }, `watchdog pid ${child.pid} started: it fences this site's primaries if this agent dies and no agent renews the lease in time`);
   }
 
-  /** Tells the watchdog about one heartbeat round (starting a new watchdog if the last one exited). */
+  /** Tells the watchdog about one heartbeat round (starting a new watchdog if the last one exited and its backoff is over). */
   beat(b: WatchdogBeat): void {
     if (this.stopped || this.superseded) return;
     if (!this.child) {
+      if (Date.now() < this.nextStartAt) return;
       this.start();
       process.stdout.write(`watchdog pid ${this.child!.pid} started again\n`);
     }
