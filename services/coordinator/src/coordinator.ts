@@ -122,8 +122,8 @@ export class Coordinator {
     this.subjects = createSubjects(opts.config.nats.prefix);
     this.startedAt = this.now();
     this.writer = { coordinatorId: this.id, leaderEpoch: 0 };
-    // A lost site's agent whose host clock stepped back is heard again by its heartbeats; its
-    // observations follow the run its heartbeats established.
+    // An agent whose host clock stepped back is heard again by its live heartbeats once its
+    // previous run has been silent for a lease; its observations follow the run its heartbeats established.
     this.heartbeatOrder = new AgentSequencer({ supersedeSilentAfterMs: opts.config.coordinator.siteLeaseTtlMs });
     this.observationOrder = new AgentSequencer();
     this.sites = new SiteTracker({
@@ -436,7 +436,7 @@ export class Coordinator {
     if (v.message.kind !== 'heartbeat') return this.deadLetter(subject, data, `expected a heartbeat, got ${v.message.kind}`, []);
     this.metrics.onAgentMessage('heartbeat');
     const hb = v.message;
-    const order = this.heartbeatOrder.admit(hb, { now: this.now(), siteLost: this.sites.status(hb.siteId) === 'lost' });
+    const order = this.heartbeatOrder.admit(hb, { now: this.now(), live: true });
     if (!order.ok) {
       this.stats.staleDropped++;
       const { reason, issues } = outOfOrderReason('heartbeat', hb, order);

@@ -51,12 +51,14 @@ describe('invariant 1a - an agent restart is not mistaken for a replay', () => {
     B: { workloadId: 'w1', role: 'replica', healthy: true, replication: { position: '100', lagSeconds: 0.1, lagBytes: 0 } },
   };
   let timer: NodeJS.Timeout | undefined;
+  /** Sites the other agents' witness probes still reach, whether or not their agent heartbeats. */
+  const witnessed = new Set<string>();
 
   const beat = () => {
     const js = jetStreamOf(t.nc);
     for (const a of agents.values()) {
       if (!a.beating) continue;
-      const peers = Object.fromEntries(SITES.filter((p) => p !== a.siteId).map((p) => [p, agents.get(p)!.beating]));
+      const peers = Object.fromEntries(SITES.filter((p) => p !== a.siteId).map((p) => [p, agents.get(p)!.beating || witnessed.has(p)]));
       t.nc.publish(t.subjects.heartbeat(a.siteId), encodeJson(a.heartbeat(peers)));
       const copy = copies[a.siteId];
       if (copy) void js.publish(t.subjects.observation(a.siteId), encodeJson(a.observation([copy]))).catch(() => undefined);
@@ -150,5 +152,20 @@ describe('invariant 1a - an agent restart is not mistaken for a replay', () => {
     await eventually(() => status('C') === 'up', 5_000).catch((e: unknown) => {
       throw new Error(`${String(e)}: C is ${status('C')}; dead letters: ${letters.slice(lettersBefore).slice(-2).map((l) => l.reason).join(' | ')}`);
     });
+  });
+
+  it('the same with witnesses still reaching the new run (the site suspect, never lost): heard again once the old run has been silent a lease', async () => {
+    const c = agents.get('C')!;
+    witnessed.add('C'); // the peers' probes reach C's restarting agent: C goes suspect, not lost
+    c.beating = false;
+    await eventually(() => status('C') === 'suspect', 10_000);
+    const before = c.restart();
+    c.incarnation = { id: randomUUID(), startedAt: before.startedAt - 3600_000 };
+    const lettersBefore = letters.length;
+    c.beating = true;
+    await eventually(() => status('C') === 'up', 2 * LEASE_MS + 5_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}: C is ${status('C')}; dead letters: ${letters.slice(lettersBefore).slice(-2).map((l) => l.reason).join(' | ')}`);
+    });
+    witnessed.delete('C');
   });
 });

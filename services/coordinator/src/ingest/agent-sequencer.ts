@@ -21,25 +21,34 @@ interface Newest {
   seq: number;
   /** When it was taken (the coordinator's clock), if the caller said. */
   takenAt?: number;
+  /** Ids of the runs this agent's newest replaced, newest last (bounded): never taken again. */
+  replaced: string[];
 }
+
+/** Runs remembered per agent as replaced (a replay of any of them is refused). */
+const REPLACED_KEPT = 16;
 
 export interface AgentSequencerOptions {
   /**
-   * With `siteLost`, an older incarnation is taken once the newest one heard has been silent this
-   * long (ms; the site lease). Start times come from the agents' clocks: a host whose clock
-   * stepped back while its agent restarted starts a run that looks older than the dead one, and
-   * refusing it for ever would leave the site lost until the coordinator restarts. Only for a
-   * site already declared lost (its newest run is dead), so a replay of an old run can never
-   * override a live one. Unset: never.
+   * For live messages (`OrderContext.live`), a run that looks older than the newest but was never
+   * heard before is taken once the newest has been silent this long (ms; the site lease). Start
+   * times come from the agents' clocks: a host whose clock stepped back while its agent restarted
+   * starts a run that looks older than the dead one, and refusing it for ever would leave the
+   * site blind until the coordinator restarts (lost, or suspect for ever when witnesses still
+   * reach the new run). Unset: never.
    */
   supersedeSilentAfterMs?: number;
 }
 
-/** What the caller knows beyond the message: the coordinator's clock and the site's state. */
+/** What the caller knows beyond the message. */
 export interface OrderContext {
+  /** The coordinator's clock. */
   now?: number;
-  /** The site is lost (see `supersedeSilentAfterMs`). */
-  siteLost?: boolean;
+  /**
+   * The message came live (core NATS heartbeats), not from a stored stream that may redeliver an
+   * old backlog: a live message of a never-heard run proves that run is running now.
+   */
+  live?: boolean;
   /**
    * The incarnation another kind of message from the agent (its heartbeats) has established: a
    * message of that run is taken although it looks older than the newest of this kind.
@@ -51,9 +60,9 @@ export interface OrderContext {
  * Orders one kind of agent message per agent (site and agent id) and incarnation. An agent's
  * `seq` starts over with every process while its id stays the same, so `seq` alone would take a
  * restarted agent for a replay of its earlier run and leave its site blind (issue 17). Within an
- * incarnation seq must increase; a newer incarnation (later start) starts the order over; an
- * older one is never taken again. Not pure (remembers the newest message per agent), no I/O,
- * no clock; never throws.
+ * incarnation seq must increase; a newer incarnation (later start) starts the order over; a run
+ * once replaced is never taken again, whatever its start time says. Not pure (remembers the
+ * newest message per agent), no I/O, no clock of its own; never throws.
  */
 export class AgentSequencer {
   private readonly newest = new Map<string, Newest>();
@@ -65,20 +74,25 @@ export class AgentSequencer {
     const last = this.newest.get(keyOf(msg));
     if (!last) return { ok: true, restarted: false };
     const order = compareIncarnations(msg.incarnation, last.incarnation);
-    if (order < 0) {
-      if (ctx.established !== undefined && compareIncarnations(msg.incarnation, ctx.established) === 0) return { ok: true, restarted: true, previous: last.incarnation };
-      const silentFor = ctx.now !== undefined && last.takenAt !== undefined ? ctx.now - last.takenAt : undefined;
-      const limit = this.opts.supersedeSilentAfterMs;
-      if (ctx.siteLost && limit !== undefined && silentFor !== undefined && silentFor >= limit) return { ok: true, restarted: true, previous: last.incarnation };
-      return { ok: false, why: 'older-incarnation', current: last.incarnation };
-    }
-    if (order > 0) return { ok: true, restarted: true, previous: last.incarnation };
-    return msg.seq > last.seq ? { ok: true, restarted: false } : { ok: false, why: 'replay', lastSeq: last.seq };
+    if (order === 0) return msg.seq > last.seq ? { ok: true, restarted: false } : { ok: false, why: 'replay', lastSeq: last.seq };
+    const refused: SequenceVerdict = { ok: false, why: 'older-incarnation', current: last.incarnation };
+    if (last.replaced.includes(msg.incarnation.id)) return refused; // a run already replaced, replayed
+    const restarted: SequenceVerdict = { ok: true, restarted: true, previous: last.incarnation };
+    if (order > 0) return restarted;
+    if (ctx.established !== undefined && compareIncarnations(msg.incarnation, ctx.established) === 0) return restarted;
+    const limit = this.opts.supersedeSilentAfterMs;
+    const silentFor = ctx.now !== undefined && last.takenAt !== undefined ? ctx.now - last.takenAt : undefined;
+    if (ctx.live && limit !== undefined && silentFor !== undefined && silentFor >= limit) return restarted;
+    return refused;
   }
 
   /** Records `msg` as the newest taken from its agent (after `check` said it is in order). */
   take(msg: SequencedMessage, now?: number): void {
-    this.newest.set(keyOf(msg), { incarnation: msg.incarnation, seq: msg.seq, ...(now !== undefined ? { takenAt: now } : {}) });
+    const key = keyOf(msg);
+    const last = this.newest.get(key);
+    let replaced = last?.replaced ?? [];
+    if (last && compareIncarnations(msg.incarnation, last.incarnation) !== 0) replaced = [...replaced, last.incarnation.id].slice(-REPLACED_KEPT);
+    this.newest.set(key, { incarnation: msg.incarnation, seq: msg.seq, replaced, ...(now !== undefined ? { takenAt: now } : {}) });
   }
 
   /** `check`, then `take` when in order. */

@@ -45,21 +45,32 @@ describe('agent sequencer - messages are ordered per agent incarnation', () => {
 });
 
 describe('agent sequencer - a host clock stepped back', () => {
-  it('of a lost site, takes an older-looking run once the newest has been silent past the limit, not before', () => {
+  it('takes a never-heard, older-looking live run once the newest has been silent past the limit, not before, and not from a stored stream', () => {
     const s = new AgentSequencer({ supersedeSilentAfterMs: 3_000 });
     s.admit(msg(run2, 10), { now: 100_000 });
-    expect(s.admit(msg(run1, 0), { now: 102_999, siteLost: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
-    expect(s.admit(msg(run1, 0), { now: 103_000, siteLost: false }), 'a site not lost: its newest run may be alive').toMatchObject({ ok: false, why: 'older-incarnation' });
-    expect(s.admit(msg(run1, 0), { now: 103_000, siteLost: true })).toEqual({ ok: true, restarted: true, previous: run2 });
-    expect(s.admit(msg(run1, 1), { now: 103_001 })).toEqual({ ok: true, restarted: false });
+    expect(s.admit(msg(run1, 0), { now: 102_999, live: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), { now: 103_000 }), 'not live: maybe a stored backlog').toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), { now: 103_000, live: true })).toEqual({ ok: true, restarted: true, previous: run2 });
+    expect(s.admit(msg(run1, 1), { now: 103_001, live: true })).toEqual({ ok: true, restarted: false });
     // Within the new run, order holds as before.
-    expect(s.admit(msg(run1, 1), { now: 103_002 })).toMatchObject({ ok: false, why: 'replay' });
+    expect(s.admit(msg(run1, 1), { now: 103_002, live: true })).toMatchObject({ ok: false, why: 'replay' });
+  });
+
+  it('a run once replaced is never taken again, though its start time looks newer (no flip-flop)', () => {
+    const s = new AgentSequencer({ supersedeSilentAfterMs: 3_000 });
+    s.admit(msg(run2, 10), { now: 0 });
+    s.admit(msg(run1, 0), { now: 5_000, live: true }); // the clock stepped back: run1 replaced run2
+    expect(s.admit(msg(run2, 11), { now: 5_001, live: true })).toEqual({ ok: false, why: 'older-incarnation', current: run1 });
+    expect(s.admit(msg(run2, 12), { now: 60_000, live: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
+    const run3 = { id: 'run3', startedAt: 3_000 };
+    expect(s.admit(msg(run3, 0), { now: 60_001, live: true })).toEqual({ ok: true, restarted: true, previous: run1 });
+    expect(s.admit(msg(run1, 1), { now: 60_002, live: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
   });
 
   it('without a limit (or a clock), an older run is never taken', () => {
     const s = new AgentSequencer();
     s.admit(msg(run2, 10), { now: 0 });
-    expect(s.admit(msg(run1, 0), { now: 1e12, siteLost: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
+    expect(s.admit(msg(run1, 0), { now: 1e12, live: true })).toMatchObject({ ok: false, why: 'older-incarnation' });
   });
 
   it('a run the heartbeats established is taken for observations too, and no other older run', () => {
