@@ -46,6 +46,35 @@ describe('site agent process: its own config file', () => {
   });
 });
 
+describe('site agent process: its watchdog', () => {
+  it('starts its watchdog beside it: the agent heartbeats while its watchdog is not yet on duty (a restart is not lengthened by it)', async () => {
+    const stateDir = join(dir, 'watchdog-state');
+    writeFileSync(
+      join(dir, 'estate-exec.yaml'),
+      stringify({ nats: { url: natsUrl(), prefix }, sites: [{ id: 'fra' }, { id: 'ams' }], workloads: [{ id: 'svc', primarySite: 'fra', replicaSites: ['ams'], driver: { type: 'exec', sites: { fra: { role: 'primary' }, ams: { role: 'replica' } } } }] }),
+    );
+    const p = startProcess({ name: 'agent-main-watchdog', command: process.execPath, args: ['--import', 'tsx', main, '--config', join(dir, 'estate-exec.yaml'), '--site', 'fra', '--agent-id', 'fra-watchdog', '--state-dir', stateDir], env: { NATS_URL: natsUrl(), LOG_LEVEL: 'info' } });
+    let watchdogPid: number | undefined;
+    try {
+      await p.waitFor(/watchdog pid \d+ started/, 30_000);
+      watchdogPid = Number(/watchdog pid (\d+) started/.exec(p.output())![1]);
+      // Held before it is on duty (its process takes a while to boot): it never says it is ready.
+      process.kill(watchdogPid, 'SIGSTOP');
+      await p.waitFor(/agent fra ready/, 20_000);
+      expect(p.output(), 'the watchdog was on duty before it was stopped: nothing tested').not.toMatch(/watchdog on duty/);
+    } finally {
+      await p.stop();
+      if (watchdogPid) {
+        try {
+          process.kill(watchdogPid, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+    }
+  }, 60_000);
+});
+
 /**
  * Issue 17 item 2, with real processes: an agent's seq starts over with each process while its
  * id (<site>@<host>) stays the same, so the coordinator took every message of a restarted agent

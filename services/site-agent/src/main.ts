@@ -152,11 +152,9 @@ async function main(): Promise<number> {
     ...(journal ? { journal } : {}),
     ...(watchdog ? { watchdog } : {}),
   });
-  // On duty before the first heartbeat: a lease this run renews is one its watchdog watches.
-  if (watchdog) {
-    const onDuty = await Promise.race([watchdog.ready.then(() => true, (e: unknown) => e as Error), new Promise<false>((r) => setTimeout(() => r(false), 30_000).unref())]);
-    if (onDuty !== true) logger.error({ err: onDuty || undefined }, "the watchdog is not on duty: this site's primaries are not fenced if this agent dies (it is started again at the next heartbeat)");
-  }
+  // The watchdog starts beside the agent, not before it (that lengthened every restart): the
+  // beat lines written meanwhile wait in its pipe, and it takes the lease from the first it reads.
+  watchdog?.ready.catch((e: unknown) => logger.error({ err: e }, "the watchdog is not on duty: this site's primaries are not fenced if this agent dies (it is started again at a later heartbeat)"));
   await agent.start();
   const probing = witness ? ` witness on :${witness.port ?? '-'} probing ${Object.keys(witnessPeers(config, siteId, [...Object.entries(ac?.witness.peers ?? {}).map(([k, v]) => `${k}=${v}`), ...(args['witness-peer'] ?? [])])).join(',') || 'nobody'}` : '';
   process.stdout.write(`agent ${siteId} ready (${drivers.length} workloads)${probing}${watchdog?.pid ? ` watchdog pid ${watchdog.pid}` : ''}\n`);

@@ -6,6 +6,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimDriver } from '../drivers/sim/index';
+import type { WatchdogBeat } from '../watchdog/watchdog';
 import { SiteAgent } from './site-agent';
 import { AgentStateJournal, STATE_FILE } from './state';
 
@@ -21,13 +22,13 @@ interface Fixture {
   prefix: string;
 }
 
-async function startAgent(opts: { viaProxy?: boolean; leaseTtlMs?: number; journal?: AgentStateJournal; prefix?: string } = {}): Promise<Fixture> {
+async function startAgent(opts: { viaProxy?: boolean; leaseTtlMs?: number; journal?: AgentStateJournal; prefix?: string; watchdog?: { beat(b: WatchdogBeat): void } } = {}): Promise<Fixture> {
   const prefix = opts.prefix ?? uniquePrefix('agent');
   const url = new URL(natsUrl().replace('nats://', 'http://'));
   const proxy = opts.viaProxy ? await createTcpProxy({ targetHost: url.hostname, targetPort: Number(url.port || 4222) }) : undefined;
   const nc = await connectNats({ url: proxy ? `nats://127.0.0.1:${proxy.port}` : natsUrl(), name: 'agent-test' });
   const driver = new SimDriver('primary', { lagSeconds: 0, actionDelayMs: 0 });
-  const agent = new SiteAgent({ siteId: 'A', agentId: 'agent-A', prefix, nc, workloads: [{ workloadId: 'w', driver }], peerSites: ['B', 'C'], heartbeatMs: 100, leaseTtlMs: opts.leaseTtlMs ?? 600, logger, ...(opts.journal ? { journal: opts.journal } : {}) });
+  const agent = new SiteAgent({ siteId: 'A', agentId: 'agent-A', prefix, nc, workloads: [{ workloadId: 'w', driver }], peerSites: ['B', 'C'], heartbeatMs: 100, leaseTtlMs: opts.leaseTtlMs ?? 600, logger, ...(opts.journal ? { journal: opts.journal } : {}), ...(opts.watchdog ? { watchdog: opts.watchdog } : {}) });
   await agent.start();
   const results: CommandResult[] = [];
   const watcher = await connectNats({ url: natsUrl(), name: 'agent-test-watch' });
@@ -164,5 +165,16 @@ describe('site agent - a hung health check is a failed one', () => {
       await watcher.close();
       await deleteStreams(subjects.streams.agents.replace(/_AGENTS$/, '_'));
     }
+  });
+});
+
+describe('site agent - its watchdog hears of every heartbeat round', () => {
+  it('tells its watchdog it is alive when a round starts, before the NATS flush (which may be slow), then the renewed lease', async () => {
+    const lines: WatchdogBeat[] = [];
+    await startAgent({ watchdog: { beat: (b) => void lines.push(structuredClone(b)) } });
+    await eventually(() => lines.length >= 4, 5000);
+    // The first round: a liveness line without a lease, then the renewal with its deadline.
+    expect(lines[0], JSON.stringify(lines.slice(0, 4))).not.toHaveProperty('leaseDeadline');
+    expect(lines[1]?.leaseDeadline, JSON.stringify(lines.slice(0, 4))).toEqual(expect.any(Number));
   });
 });

@@ -243,6 +243,9 @@ export class SiteAgent {
   }
 
   private async beatOnce(): Promise<void> {
+    // Alive, before anything that may be slow (the NATS flush, probes): the watchdog tells a live
+    // agent on a slow NATS from a hung one by the rounds it starts.
+    this.opts.watchdog?.beat({ roles: this.lastRoles });
     // Direct probes run beside the beat, never in its way: a black-holed link must not delay
     // lease renewal. Their answers count from the next beat on.
     void this.opts.witness?.probeAll((site) => this.peerHeard.set(site, this.now()));
@@ -262,8 +265,8 @@ export class SiteAgent {
     ).catch(() => false);
     // The coordinator's lease runs from when it got this heartbeat: `now` (before sending) + TTL
     // is not later than that, so the watchdog's deadline comes first.
-    this.opts.watchdog?.beat({ ...(renewed ? { leaseDeadline: now + this.opts.leaseTtlMs } : {}), roles: this.lastRoles });
     if (renewed) {
+      this.opts.watchdog?.beat({ leaseDeadline: now + this.opts.leaseTtlMs, roles: this.lastRoles });
       this.lastRenewedAt = this.now();
       if (this.selfFenced) this.opts.logger.info('lease renewed again after self-fencing; waiting for the coordinator');
       void this.resendUnsent();
