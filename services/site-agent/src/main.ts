@@ -44,7 +44,8 @@ usage: site-agent --config FILE --site SITE [options]
                        command twice (recommended; without it they live in memory only)  [DRC_STATE_DIR]
   A site holding postgres, libvirt or exec copies gets a watchdog process (detached, its lease
   file in the state dir): if this agent dies or hangs and no agent renews the lease in time, it
-  fences the site's primaries at the lease deadline (README, "Site agents in production").
+  fences the site's primaries of workloads that fail over automatically at the lease deadline
+  (README, "Site agents in production").
   NATS credentials come from the environment: NATS_USER + NATS_PASSWORD, NATS_TOKEN or
   NATS_CREDS (a .creds file); NATS_CA, NATS_CERT, NATS_KEY for TLS.
   -h, --help           this text
