@@ -48,7 +48,7 @@ export function startProcess(opts: StartOptions): ManagedProcess {
     const s = buf.toString('utf8');
     out += s;
     if (out.length > 4_000_000) out = out.slice(-2_000_000);
-    log?.write(s);
+    if (log && !log.writableEnded) log.write(s);
     for (const l of [...listeners]) l();
   };
   child.stdout?.on('data', onData);
@@ -56,9 +56,11 @@ export function startProcess(opts: StartOptions): ManagedProcess {
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code, signal) => {
       for (const l of [...listeners]) l();
-      log?.end();
       resolve(code ?? (signal ? 128 : null));
     });
+    // The log ends when every holder of the output pipes is gone, not when the process exits: a
+    // child it left behind on purpose (a site agent's watchdog shares its stdout) may write after.
+    child.on('close', () => log?.end());
   });
   let done = false;
   void exited.then(() => {
