@@ -170,7 +170,7 @@ export class WorkloadRunner {
     this.snapshot = folded.snapshot;
     this.version = folded.version;
     this.timers = folded.timers;
-    this.commands = folded.commands;
+    this.commands = onlyRecordedCommands(folded.commands, events, (ids) => this.deps.logger.warn({ workloadId: this.workloadId, commandIds: ids }, 'commands the machine re-derives were never recorded as issued (a stream of another statechart version): not sent'));
     this.fences = new Map();
     for (const ev of events) noteFenceEvent(this.fences, ev.type, ev.data);
   }
@@ -443,4 +443,23 @@ export class WorkloadRunner {
       this.deps.logger.error({ err: e, workloadId: this.workloadId, commandId: cmd.commandId }, 'command dispatch failed');
     }
   }
+}
+
+/**
+ * Pure but for `warn`. The pending commands of a full fold that the stream recorded as issued.
+ * A fold re-decides the recorded inputs with the machine this coordinator runs; across a
+ * statechart version that machine may derive a command the history never issued, and sending it
+ * would act on a decision nobody appended (invariant 3). Within one version the two sets agree.
+ */
+function onlyRecordedCommands(commands: Map<string, PendingCommand>, events: ReadonlyArray<{ type: string; data: unknown }>, warn: (ids: string[]) => void): Map<string, PendingCommand> {
+  const issued = new Set<string>();
+  for (const e of events) {
+    if (e.type !== 'CommandIssued') continue;
+    const id = (e.data as { command?: { commandId?: unknown } }).command?.commandId;
+    if (typeof id === 'string') issued.add(id);
+  }
+  const ghosts = [...commands.keys()].filter((id) => !issued.has(id));
+  if (ghosts.length === 0) return commands;
+  warn(ghosts);
+  return new Map([...commands].filter(([id]) => issued.has(id)));
 }
