@@ -27,7 +27,8 @@ export function nodeLocalConf(node: PostgresServer): Record<string, string> {
 export async function startPostgresPair(label = 'pair'): Promise<PostgresPair> {
   // synchronous_commit on (PostgreSQL's default): every commit flushes WAL, which is what the
   // WAL sender streams; the private-server default (off) left the standby behind here.
-  const replication = { synchronous_commit: 'on', wal_level: 'replica', wal_log_hints: 'on', max_wal_senders: '10', max_replication_slots: '10', hot_standby: 'on', wal_keep_size: "'64MB'" };
+  // track_commit_timestamp: the split-brain watcher dates each test write by its commit.
+  const replication = { synchronous_commit: 'on', track_commit_timestamp: 'on', wal_level: 'replica', wal_log_hints: 'on', max_wal_senders: '10', max_replication_slots: '10', hot_standby: 'on', wal_keep_size: "'64MB'" };
   const primary = await startPostgresServer({ label: `${label}-p`, settings: replication });
   const slot = `${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_standby`;
   await primary.sql(`SELECT pg_create_physical_replication_slot('${slot}')`);

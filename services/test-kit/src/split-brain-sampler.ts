@@ -39,7 +39,7 @@ export interface SamplerOptions {
 
 const WATCH_TABLE = 'drc_split_brain_watch';
 /** What one PostgreSQL probe saw; `at` is when the server ran the test write (epoch ms). */
-type Seen = { writable: boolean; detail: string; at?: number };
+type Seen = { writable: boolean; detail: string; at?: number; committedAt?: number };
 
 function alive(pid: number): boolean {
   if (!(pid > 0)) return false;
@@ -118,11 +118,23 @@ export function runSampler(copies: readonly WatchedCopy[], emit: (s: CopySample)
     let sql = connect();
     // The write's window starts when the server ran it (its clock is this machine's), not when
     // it was asked: a probe held up connecting to a restarting server is not writable all along.
-    const write = () => sql.unsafe<Array<{ at: string }>>(`INSERT INTO ${WATCH_TABLE} (site) VALUES ($1) RETURNING (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS at`, [c.siteId]);
+    const write = () => sql.unsafe<Array<{ at: string; id: string }>>(`INSERT INTO ${WATCH_TABLE} (site) VALUES ($1) RETURNING (extract(epoch FROM clock_timestamp()) * 1000)::bigint::text AS at, id::text AS id`, [c.siteId]);
+    // When the write committed, by the server's clock (track_commit_timestamp, on in the test
+    // kit's pairs): the answer can reach a starved sampler seconds later, and a window stretched to
+    // then overlapped the next primary's first writes although this one had stopped long before
+    // (a planned switchover under load). Unknown (the setting off, the server gone): undefined.
+    const committedAt = async (id: string): Promise<number | undefined> => {
+      try {
+        const [r] = await sql.unsafe<Array<{ c: string | null }>>(`SELECT (extract(epoch FROM pg_xact_commit_timestamp(xmin)) * 1000)::bigint::text AS c FROM ${WATCH_TABLE} WHERE id = $1`, [id]);
+        return r?.c ? Number(r.c) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
     const probe = async (): Promise<Seen> => {
       const [r] = await sql.unsafe<Array<{ rec: boolean }>>('SELECT pg_is_in_recovery() AS rec');
       if (r?.rec !== false) return { writable: false, detail: 'in recovery' };
-      let rows: Array<{ at: string }>;
+      let rows: Array<{ at: string; id: string }>;
       try {
         rows = await write();
       } catch (e) {
@@ -131,7 +143,8 @@ export function runSampler(copies: readonly WatchedCopy[], emit: (s: CopySample)
         await sql.unsafe(`CREATE TABLE IF NOT EXISTS ${WATCH_TABLE} (id bigserial PRIMARY KEY, site text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp())`);
         rows = await write();
       }
-      return { writable: true, detail: 'not in recovery, test write committed', at: Number(rows[0]?.at) };
+      const committed = rows[0] ? await committedAt(rows[0].id) : undefined;
+      return { writable: true, detail: 'not in recovery, test write committed', at: Number(rows[0]?.at), ...(committed !== undefined ? { committedAt: committed } : {}) };
     };
     const giveUpMs = statementTimeoutMs + 1500;
     loops.push(
@@ -150,8 +163,11 @@ export function runSampler(copies: readonly WatchedCopy[], emit: (s: CopySample)
           emit({ workloadId: c.workloadId, siteId: c.siteId, start, end: Date.now(), writable: false, detail: `no answer within ${giveUpMs} ms` });
           return;
         }
-        const end = Date.now();
-        emit({ workloadId: c.workloadId, siteId: c.siteId, start: seen.at !== undefined && seen.at >= start && seen.at <= end ? seen.at : start, end, writable: seen.writable, detail: seen.detail });
+        const now = Date.now();
+        const from = seen.at !== undefined && seen.at >= start && seen.at <= now ? seen.at : start;
+        // A write known to have committed at one instant was writable then, not until its answer came.
+        const end = seen.committedAt !== undefined && seen.committedAt >= from && seen.committedAt <= now ? seen.committedAt : now;
+        emit({ workloadId: c.workloadId, siteId: c.siteId, start: from, end, writable: seen.writable, detail: seen.detail });
       }),
     );
   }

@@ -16,7 +16,8 @@ describe('split-brain watcher - finds two copies of one workload taking writes a
   });
 
   it('two PostgreSQL servers of one workload both writable: an overlap, printed with its samples', async () => {
-    const [a, b] = await Promise.all([startPostgresServer({ label: 'sbw-a' }), startPostgresServer({ label: 'sbw-b' })]);
+    // A dates its test writes by their commit (track_commit_timestamp), B by the answer: both ways find the overlap.
+    const [a, b] = await Promise.all([startPostgresServer({ label: 'sbw-a', settings: { track_commit_timestamp: 'on' } }), startPostgresServer({ label: 'sbw-b' })]);
     const w = await startSplitBrainWatcher([
       { workloadId: 'db', siteId: 'A', kind: 'postgres', host: '127.0.0.1', port: a.port },
       { workloadId: 'db', siteId: 'B', kind: 'postgres', host: '127.0.0.1', port: b.port },
