@@ -143,7 +143,11 @@ export class ObservationTracker {
     // remembered readings are re-sent with `force`): a dark site's last report from before it went
     // dark says nothing about a writable copy now, and raised a false alarm and a fence.
     const rogue = !force && slot.role === 'primary' && slot.siteId !== view.primarySite && (due || recordedRole(view, slot.siteId) !== 'primary');
-    if (!changedMeaning && !(moved && (due || force)) && !rogue) return undefined;
+    // A planned switchover waits in syncing until its target reports lag 0: that reading is taken
+    // at once, not at the next refresh (30 s by default, the verify timeout's own default, so the
+    // switchover aborted as "did not catch up" whenever the target's last recorded lag was not 0).
+    const caughtUp = view.state === 'switchingOver.syncing' && lag === 0 && slot.fed && slot.fedLagSeconds !== 0;
+    if (!changedMeaning && !(moved && (due || force)) && !rogue && !caughtUp) return undefined;
     // The first record of a copy is dated back by a fixed share of the refresh period (from the
     // workload and site names), so that thousands of copies first seen together do not all come
     // due in the same second every period: the refreshes spread evenly instead of arriving as

@@ -42,6 +42,18 @@ describe('observation tracker - the stream records meaning, not every sample', (
     expect(lagged[0]!.input).toMatchObject({ type: 'REPLICA_STATUS', lagSeconds: 20 });
   });
 
+  it('a planned switchover waiting for its target to catch up hears that it has, at once, not at the next refresh', () => {
+    const t = new ObservationTracker({ refreshMs: 30_000 });
+    t.observe(obs('B', ['w'], 1000, { lag: 0.3 }), 1000, view);
+    const syncing = (id: string): WorkloadView => ({ ...view(id), state: 'switchingOver.syncing' });
+    // Writes stopped (quiesced): B's next report says lag 0, well within the refresh period.
+    const caughtUp = t.observe(obs('B', ['w'], 3000, { lag: 0 }), 3000, syncing);
+    expect(caughtUp.map((x) => x.input)).toEqual([expect.objectContaining({ type: 'REPLICA_STATUS', siteId: 'B', lagSeconds: 0 })]);
+    // Outside a switchover, the same change waits for the refresh (the stream records meaning, not samples).
+    t.observe(obs('B', ['v'], 1000, { lag: 0.3 }), 1000, view);
+    expect(t.observe(obs('B', ['v'], 3000, { lag: 0 }), 3000, view)).toEqual([]);
+  });
+
   it('reports the primary failed only after the freshest replica facts are recorded', () => {
     const t = new ObservationTracker({ refreshMs: 30_000 });
     const fed = [
@@ -148,7 +160,8 @@ class ReferenceTracker {
     const moved = prev !== undefined && (prev.position !== w.replication?.position || prev.lagSeconds !== lag);
     const due = prev !== undefined && at - prev.at >= this.refreshMs;
     const rogue = !force && w.role === 'primary' && siteId !== view.primarySite && (due || view.replicas.find((r) => r.siteId === siteId)?.role !== 'primary');
-    if (!changedMeaning && !(moved && (due || force)) && !rogue) return undefined;
+    const caughtUp = view.state === 'switchingOver.syncing' && lag === 0 && prev !== undefined && prev.lagSeconds !== 0;
+    if (!changedMeaning && !(moved && (due || force)) && !rogue && !caughtUp) return undefined;
     let h = 0x811c9dc5;
     const name = `${id}/${siteId}`;
     for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
