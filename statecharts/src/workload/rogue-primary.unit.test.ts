@@ -232,9 +232,11 @@ describe('invariant 1 - rogue fences over random input sequences (fast-check)', 
             // Never the primary, never the target of an operation that is acting.
             expect(e.decision.siteId).not.toBe(before.primarySite);
             if (before.op && !before.escalation) expect(e.decision.siteId).not.toBe(before.op.target);
+            // Nor the copy a promotion made the primary of this epoch, even if its move escalated.
+            expect(e.decision.siteId).not.toBe(before.epochPrimary);
             expect(e.decision.epoch).toBe(ctx.epoch);
           }
-          if (st.kind === 'replica' && st.role === 'primary' && st.site !== ctx.primarySite && !(ctx.op && !ctx.escalation && ctx.op.target === st.site)) {
+          if (st.kind === 'replica' && st.role === 'primary' && st.site !== ctx.primarySite && st.site !== ctx.epochPrimary && !(ctx.op && !ctx.escalation && ctx.op.target === st.site)) {
             const f = ctx.rogueFences?.[st.site];
             expect(f, `${st.site} reported primary in ${sim.state}: no fence outstanding`).toBeDefined();
             expect(f!.epoch).toBe(ctx.epoch);
