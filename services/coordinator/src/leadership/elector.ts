@@ -1,3 +1,4 @@
+import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { Logger, NatsConnection } from '@drc/runtime';
 import { z } from 'zod';
@@ -64,6 +65,7 @@ export class LeaderElector {
   private running = false;
   private busy = false;
   private readonly periodMs: number;
+  private readonly requestTimeoutMs: number;
   /** When the round timer last fired (its lateness is the event loop's delay, as the lease sees it). */
   private lastTickAt = 0;
 
@@ -72,6 +74,11 @@ export class LeaderElector {
     this.now = opts.now ?? Date.now;
     // Standbys look often (a released lease is taken at once); leaders renew at least every ttl/3.
     this.periodMs = Math.max(50, Math.min(500, Math.floor(opts.ttlMs / 3)));
+    // A lease request unanswered this long is given up on and the next round sends it again.
+    // The JetStream client's own default (5 s) is longer than the lease is valid: a request lost
+    // with a dropped link (its answer never comes, although the client is back within 250 ms)
+    // held the round until the lease had run out (chaos seed 38006).
+    this.requestTimeoutMs = Math.max(100, Math.floor(opts.ttlMs / 3));
   }
 
   get current(): LeadershipState {
@@ -89,8 +96,10 @@ export class LeaderElector {
   }
 
   async start(): Promise<void> {
-    const kvm = new Kvm(this.opts.nc);
-    this.kv = await kvm.create(this.opts.bucket, { history: 1, replicas: this.opts.replicas ?? 1 });
+    // Created with the client's default timeout (a replicated bucket can take seconds to make);
+    // used through a client that gives up on a lease request after requestTimeoutMs.
+    await new Kvm(this.opts.nc).create(this.opts.bucket, { history: 1, replicas: this.opts.replicas ?? 1 });
+    this.kv = await new Kvm(jetstream(this.opts.nc, { timeout: this.requestTimeoutMs })).open(this.opts.bucket);
     this.running = true;
     this.seenChangeAt = this.now();
     await this.round();
