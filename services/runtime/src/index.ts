@@ -4,3 +4,4 @@ export * from './logger';
 export * from './nats';
 export * from './telemetry/index';
 export * from './process-entry';
+export * from './ports';
