@@ -15,8 +15,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
-import { ContinuousWriter, eventually, startPostgresPair, type PostgresServer } from '@drc/test-kit';
-import { pgDriverFor, startEstate } from '../e2e/src/harness';
+import { ContinuousWriter, eventually, pgDriverFor, startEstate, startPostgresPair, type PostgresServer } from '@drc/test-kit';
 import { startPgafFormation, type PgafTiming } from './_pgaf';
 import { printTable, writeResults } from './_util';
 

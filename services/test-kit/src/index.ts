@@ -11,3 +11,4 @@ export * from './libvirt';
 export * from './chaos';
 export * from './split-brain-watcher';
 export * from './agent-watchdog';
+export * from './estate';
