@@ -5,3 +5,4 @@ export * from './nats';
 export * from './telemetry/index';
 export * from './process-entry';
 export * from './ports';
+export * from './nats-ports';

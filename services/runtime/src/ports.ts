@@ -6,6 +6,7 @@
  * calls Date.now, setTimeout, Math.random, randomUUID or a NATS client directly cannot be
  * simulated deterministically.
  */
+import type { Subjects } from '@drc/contracts';
 
 /** An opaque timer handle (a number in the simulator, a NodeJS.Timeout in production). */
 export type TimerHandle = { readonly __timer: unique symbol } | number | object;
@@ -22,6 +23,11 @@ export interface Clock {
   yield(): Promise<void>;
   /** Resolves after `ms` (a timer; never a busy wait). */
   sleep(ms: number): Promise<void>;
+  /**
+   * Optional. A monotonic reading in ms with sub-ms resolution, for measuring durations (append
+   * latency); `now()` is used when absent. Never compared with `now()`.
+   */
+  monotonicMs?(): number;
 }
 
 /** Randomness: seeded in the simulator, crypto in production. */
@@ -65,7 +71,12 @@ export interface Bus {
   /** Subscribes to volatile messages (no ack, no redelivery). Returns an unsubscribe. */
   subscribe(subject: string, handler: (subject: string, data: Uint8Array, headers?: Readonly<Record<string, string>>) => void): () => void;
   /** Consumes a durable consumer of a stream, with ack and redelivery after `ackWaitMs`. */
-  consume(stream: string, durable: string, opts: { ackWaitMs: number; filterSubjects?: string[] }): Promise<BusConsumption>;
+  consume(stream: string, durable: string, opts: { ackWaitMs: number; filterSubjects?: string[]; maxMessages?: number }): Promise<BusConsumption>;
+  /**
+   * Optional. Makes sure the streams under `subjects`' prefix exist (JetStream streams in
+   * production; a simulated bus has them from the start). Idempotent.
+   */
+  ensureStreams?(subjects: Subjects, opts?: { replicas?: number }): Promise<void>;
 }
 
 /** One stored entry of a lease key. */
@@ -80,13 +91,48 @@ export interface LeaseEntry {
  * store unreachable, a timeout): callers treat a failure as "unknown", never as success.
  */
 export interface LeaseStore {
+  /** Optional. Creates or opens the store (the KV bucket); throws when it cannot. Called once before use. */
+  open?(): Promise<void>;
   get(key: string): Promise<LeaseEntry | null>;
   /** Creates the key; fails if it exists. Resolves to the new revision. */
   create(key: string, value: Uint8Array): Promise<number>;
-  /** Writes the key only if its current revision is `revision`; fails otherwise ("wrong last sequence"). */
+  /** Writes the key only if its current revision is `revision`; otherwise fails with a LeaseConflictError. */
   update(key: string, value: Uint8Array, revision: number): Promise<number>;
   /** Removes the key (a released lease may also be written as a value instead). */
   delete(key: string): Promise<void>;
+}
+
+/**
+ * A compare-and-set of a lease lost to another write: the key's revision was not the one named
+ * (or the key existed on create). Every other failure of a LeaseStore is "unknown", not this.
+ */
+export class LeaseConflictError extends Error {
+  readonly code = 'LEASE_CONFLICT' as const;
+  readonly retryable = false;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LeaseConflictError';
+  }
+}
+
+/** Pure. Duck-typed: whether `e` is a LeaseConflictError (from any copy of this module). */
+export function isLeaseConflictError(e: unknown): e is LeaseConflictError {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === 'LEASE_CONFLICT';
+}
+
+/**
+ * Pure. A header carrier (get/set/keys, as the trace propagation reads) over a plain record, so
+ * a core hands a BusMessage's headers to `runWithMessageContext` and `traceHeaders`.
+ */
+export function recordHeaders(record: Record<string, string> = {}): { get(key: string): string; set(key: string, value: string): void; keys(): string[]; record: Record<string, string> } {
+  return {
+    get: (k) => record[k] ?? '',
+    set: (k, v) => {
+      record[k] = v;
+    },
+    keys: () => Object.keys(record),
+    record,
+  };
 }
 
 /** The production clock: the OS's. */
@@ -98,6 +144,7 @@ export const systemClock: Clock = {
   clearInterval: (h) => clearInterval(h as NodeJS.Timeout),
   yield: () => new Promise<void>((r) => setImmediate(r)),
   sleep: (ms) => new Promise<void>((r) => setTimeout(r, ms)),
+  monotonicMs: () => performance.now(),
 };
 
 /** The production randomness: crypto's. */

@@ -1,6 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import type { Logger, NatsConnection } from '@drc/runtime';
+import { createNatsLeaseStore, isLeaseConflictError, systemClock, type Clock, type LeaseStore, type Logger, type NatsConnection, type TimerHandle } from '@drc/runtime';
 import { z } from 'zod';
 
 const LeaseSchema = z.object({
@@ -16,23 +14,52 @@ export interface LeadershipState {
   holder?: string | undefined;
 }
 
-export interface ElectorOptions {
-  nc: NatsConnection;
-  /** KV bucket name (one per subject prefix, so tests and estates are isolated). */
-  bucket: string;
+interface ElectorCommon {
   /** The leadership key (one per shard). */
   key?: string;
   candidateId: string;
   /** A leader that has not renewed for this long is replaced (ms). */
   ttlMs: number;
-  /** Cluster servers holding the lease bucket (3 on a 3-node cluster, so one node lost stops nothing). */
-  replicas?: number;
   logger: Logger;
+  /** Timers and time (the OS's by default; the simulator's in a simulation). */
+  clock?: Clock;
+  /** Overrides `clock.now` for reading the time (tests). */
   now?: () => number;
 }
 
+/** Over a lease store port (the core's way; the simulator passes its own). */
+export interface ElectorOverLeases extends ElectorCommon {
+  /** Its requests should give up after `leaseRequestTimeoutMs(ttlMs)` (see there). */
+  leases: LeaseStore;
+}
+
+/** Over a NATS KV bucket, opened by the elector (the production shell, kept for existing callers). */
+export interface ElectorOverNats extends ElectorCommon {
+  nc: NatsConnection;
+  /** KV bucket name (one per subject prefix, so tests and estates are isolated). */
+  bucket: string;
+  /** Cluster servers holding the lease bucket (3 on a 3-node cluster, so one node lost stops nothing). */
+  replicas?: number;
+}
+
+export type ElectorOptions = ElectorOverLeases | ElectorOverNats;
+
 /**
- * Leader election through a NATS KV lease (compare-and-set on the key's revision).
+ * Pure. How long a lease request may go unanswered before it is given up on and the next round
+ * sends it again. The JetStream client's own default (5 s) is longer than the lease is valid: a
+ * request lost with a dropped link (its answer never comes, although the client is back within
+ * 250 ms) held the round until the lease had run out (chaos seed 38006).
+ */
+export function leaseRequestTimeoutMs(ttlMs: number): number {
+  return Math.max(100, Math.floor(ttlMs / 3));
+}
+
+const leaseText = new TextEncoder();
+const leaseBytes = new TextDecoder();
+
+/**
+ * Leader election through a lease in a compare-and-set store (a NATS KV key's revision in
+ * production, the simulator's lease KV in a simulation); time and timers come from a Clock.
  *
  * The leader renews every ttl/3 with `update(key, lease, lastRevision)`; a stale revision is
  * rejected by the server, so two candidates can never both think they renewed. A standby
@@ -52,8 +79,8 @@ export interface ElectorOptions {
  * threaten the lease is logged with its length.
  */
 export class LeaderElector {
-  private kv?: KV;
-  private timer?: NodeJS.Timeout;
+  private kv?: LeaseStore;
+  private timer?: TimerHandle;
   private revision = 0;
   private lastRenewedAt = 0;
   private seenRevision = -1;
@@ -62,6 +89,7 @@ export class LeaderElector {
   private readonly listeners = new Set<(s: LeadershipState) => void>();
   private readonly key: string;
   private readonly now: () => number;
+  private readonly clock: Clock;
   private running = false;
   private busy = false;
   private readonly periodMs: number;
@@ -71,14 +99,15 @@ export class LeaderElector {
 
   constructor(private readonly opts: ElectorOptions) {
     this.key = opts.key ?? 'leader';
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock ?? systemClock;
+    this.now = opts.now ?? (() => this.clock.now());
     // Standbys look often (a released lease is taken at once); leaders renew at least every ttl/3.
     this.periodMs = Math.max(50, Math.min(500, Math.floor(opts.ttlMs / 3)));
     // A lease request unanswered this long is given up on and the next round sends it again.
     // The JetStream client's own default (5 s) is longer than the lease is valid: a request lost
     // with a dropped link (its answer never comes, although the client is back within 250 ms)
     // held the round until the lease had run out (chaos seed 38006).
-    this.requestTimeoutMs = Math.max(100, Math.floor(opts.ttlMs / 3));
+    this.requestTimeoutMs = leaseRequestTimeoutMs(opts.ttlMs);
   }
 
   get current(): LeadershipState {
@@ -96,24 +125,26 @@ export class LeaderElector {
   }
 
   async start(): Promise<void> {
-    // Created with the client's default timeout (a replicated bucket can take seconds to make);
-    // used through a client that gives up on a lease request after requestTimeoutMs.
-    await new Kvm(this.opts.nc).create(this.opts.bucket, { history: 1, replicas: this.opts.replicas ?? 1 });
-    this.kv = await new Kvm(jetstream(this.opts.nc, { timeout: this.requestTimeoutMs })).open(this.opts.bucket);
+    // Over NATS: created with the client's default timeout (a replicated bucket can take seconds
+    // to make); used through a client that gives up on a lease request after requestTimeoutMs.
+    const o = this.opts;
+    const kv = 'leases' in o ? o.leases : createNatsLeaseStore(o.nc, { bucket: o.bucket, ...(o.replicas !== undefined ? { replicas: o.replicas } : {}), requestTimeoutMs: this.requestTimeoutMs });
+    await kv.open?.();
+    this.kv = kv;
     this.running = true;
     this.seenChangeAt = this.now();
     await this.round();
     this.lastTickAt = this.now();
-    this.timer = setInterval(() => this.tick(), this.periodMs);
+    this.timer = this.clock.setInterval(() => this.tick(), this.periodMs);
   }
 
   /** Stops campaigning; a leader marks its lease released so a standby takes over at once. */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer !== undefined) this.clock.clearInterval(this.timer);
     if (this.state.leader && this.kv) {
       const lease: Lease = { holder: this.opts.candidateId, leaderEpoch: this.state.leaderEpoch, released: true };
-      await this.kv.update(this.key, JSON.stringify(lease), this.revision).catch(() => undefined);
+      await this.kv.update(this.key, encodeLease(lease), this.revision).catch(() => undefined);
     }
     this.set({ leader: false, leaderEpoch: this.state.leaderEpoch, holder: undefined });
   }
@@ -158,10 +189,10 @@ export class LeaderElector {
     // slow answer reaches this leader.
     const sentAt = this.now();
     try {
-      this.revision = await this.kv!.update(this.key, JSON.stringify(lease), this.revision);
+      this.revision = await this.kv!.update(this.key, encodeLease(lease), this.revision);
       this.lastRenewedAt = sentAt;
     } catch (e) {
-      const lost = /wrong last sequence/i.test(String((e as Error).message));
+      const lost = isLeaseConflictError(e);
       if (!lost && this.isLeader()) return; // still within the lease: the next round tries again
       // A conflict can be our own renewal whose answer was given up on but which landed.
       const kept = await this.keepOwnLease();
@@ -188,10 +219,10 @@ export class LeaderElector {
     } catch (e) {
       return `the lease could not be read (${(e as Error).message})`;
     }
-    if (!entry || entry.operation !== 'PUT') return 'no lease at all';
+    if (!entry) return 'no lease at all';
     let held: Lease;
     try {
-      held = LeaseSchema.parse(JSON.parse(entry.string() || '{}'));
+      held = LeaseSchema.parse(JSON.parse(leaseBytes.decode(entry.value) || '{}'));
     } catch {
       return 'an unreadable lease';
     }
@@ -201,7 +232,7 @@ export class LeaderElector {
     const lease: Lease = { holder: this.opts.candidateId, leaderEpoch: this.state.leaderEpoch, released: false };
     const sentAt = this.now();
     try {
-      this.revision = await kv.update(this.key, JSON.stringify(lease), entry.revision);
+      this.revision = await kv.update(this.key, encodeLease(lease), entry.revision);
     } catch (e) {
       return `the lease changed while being renewed (${(e as Error).message})`;
     }
@@ -219,16 +250,16 @@ export class LeaderElector {
       return; // NATS unreachable: nothing to decide
     }
     const now = this.now();
-    if (!entry || entry.operation !== 'PUT') {
+    if (!entry) {
       const epoch = this.state.leaderEpoch + 1;
       try {
-        this.revision = await kv.create(this.key, JSON.stringify({ holder: this.opts.candidateId, leaderEpoch: epoch, released: false }));
+        this.revision = await kv.create(this.key, encodeLease({ holder: this.opts.candidateId, leaderEpoch: epoch, released: false }));
         return this.won(epoch, now);
       } catch {
         return; // someone else created it first
       }
     }
-    const parsed = LeaseSchema.safeParse(JSON.parse(entry.string() || '{}'));
+    const parsed = LeaseSchema.safeParse(JSON.parse(leaseBytes.decode(entry.value) || '{}'));
     const lease = parsed.success ? parsed.data : { holder: '?', leaderEpoch: 0, released: true };
     if (entry.revision !== this.seenRevision) {
       this.seenRevision = entry.revision;
@@ -240,7 +271,7 @@ export class LeaderElector {
     if (!(expired || lease.released || lease.holder === this.opts.candidateId)) return;
     const epoch = lease.leaderEpoch + 1;
     try {
-      this.revision = await kv.update(this.key, JSON.stringify({ holder: this.opts.candidateId, leaderEpoch: epoch, released: false }), entry.revision);
+      this.revision = await kv.update(this.key, encodeLease({ holder: this.opts.candidateId, leaderEpoch: epoch, released: false }), entry.revision);
       this.won(epoch, now);
     } catch {
       // lost the race to another standby; watch the new holder
@@ -252,4 +283,9 @@ export class LeaderElector {
     this.opts.logger.info({ leaderEpoch: epoch, candidate: this.opts.candidateId }, 'became leader');
     this.set({ leader: true, leaderEpoch: epoch, holder: this.opts.candidateId });
   }
+}
+
+/** Pure. A lease as the bytes stored under the key (JSON, as before the ports). */
+function encodeLease(lease: Lease): Uint8Array {
+  return leaseText.encode(JSON.stringify(lease));
 }
