@@ -2,7 +2,7 @@ import { CommandSchema, type Command, type CommandResult, type Heartbeat, type O
 import { decodeJson, encodeJson, jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 import { createApi } from './app';
 
 /**

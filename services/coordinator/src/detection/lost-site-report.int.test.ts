@@ -2,7 +2,7 @@ import { workloadStream, type Heartbeat, type Observation } from '@drc/contracts
 import { encodeJson, jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 /**
  * Chaos seed 1902: a coordinator took the lead, found site fra lost and started failing its

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CommandSchema, workloadStream, type Command, type CommandResult, type Heartbeat, type Observation, type WorkloadRole } from '@drc/contracts';
 import { encodeJson, jetStreamOf } from '@drc/runtime';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 /**
  * Not pure. A real coordinator (real NATS and PostgreSQL, `startTestCoordinator`) with the agents

@@ -3,7 +3,7 @@ import { DeadLetterSchema, workloadStream, type AgentIncarnation, type DeadLette
 import { decodeJson, encodeJson, jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 const SITES = ['A', 'B', 'C'];
 const LEASE_MS = 1500;

@@ -2,7 +2,7 @@ import { CommandSchema, DeadLetterSchema, workloadStream, type Command, type Com
 import { decodeJson, encodeJson, jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 /**
  * Issue 17 item 1: the coordinator took any result whose command id was pending. A third site,

@@ -2,7 +2,7 @@ import { DeadLetterSchema, workloadStream, type DeadLetter } from '@drc/contract
 import { decodeJson, jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 describe('invariant 7 - bad agent input is dead-lettered with a reason and changes nothing', () => {
   let t: TestCoordinator;

@@ -3,7 +3,7 @@ import { jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 /**
  * Invariant 7 under load: 10,000 hostile agent messages (malformed, oversized, wrong site,

@@ -2,7 +2,7 @@ import { CommandSchema, workloadStream, type Command, type CommandResult, type H
 import { encodeJson, jetStreamOf } from '@drc/runtime';
 import { eventually } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 /*
  * Invariant 1a, never worse than doing nothing: no fence of a primary until a promotable replica

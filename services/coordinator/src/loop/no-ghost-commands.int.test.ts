@@ -5,7 +5,7 @@ import { recordStream, simulateInputs } from '@drc/history';
 import { decodeJson, jetstreamManager } from '@drc/runtime';
 import { createTestDatabase, type TestDatabase } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 /**
  * Invariant 3 (append before dispatch) across a statechart upgrade: a coordinator rehydrating a

@@ -1,7 +1,7 @@
 import { workloadStream } from '@drc/contracts';
 import { eventually, startPostgresServer, stopAllPostgresServers, type PostgresServer } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestCoordinator, type TestCoordinator } from '../test-fixture';
+import { startTestCoordinator, type TestCoordinator } from '../test-coordinator.fixture';
 
 describe('coordinator - invariant 3 across an event-store restart: nothing decided is lost', () => {
   let pg: PostgresServer;
