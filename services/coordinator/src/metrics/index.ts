@@ -1,7 +1,6 @@
-import type { Decision } from '@drc/contracts';
+import type { Decision, SiteView, WorkloadView } from '@drc/contracts';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Coordinator } from '../coordinator';
 
 /**
  * Prometheus metrics. Names and labels are a contract with deploy/grafana (a test checks
@@ -27,6 +26,23 @@ export const METRIC_NAMES = [
   'drc_event_loop_delay_seconds',
 ] as const;
 
+/**
+ * What the scrape-time gauges read, and nothing more: the live views and whether this process
+ * leads. The coordinator satisfies it as it is; a simulator or a test can hand in plain data.
+ * (Metrics import nothing of the coordinator, so the two do not import each other.)
+ */
+export interface MetricsSource {
+  workloadViews(): ReadonlyArray<MetricsWorkloadView>;
+  siteViews(): ReadonlyArray<Pick<SiteView, 'siteId' | 'status' | 'leaseExpiresAt'>>;
+  readonly isLeader: boolean;
+}
+
+/** The part of a workload view the gauges read. */
+export type MetricsWorkloadView = Pick<WorkloadView, 'workloadId' | 'state' | 'epoch' | 'primarySite'> & {
+  replicas: ReadonlyArray<Pick<WorkloadView['replicas'][number], 'siteId' | 'lagSeconds'>>;
+  policy: Pick<WorkloadView['policy'], 'rpoSeconds'>;
+};
+
 export interface Metrics {
   registry: Registry;
   onAppended(workloadId: string, decisions: ReadonlyArray<Decision>, appendMs: number): void;
@@ -44,9 +60,13 @@ function eventLoopDelay(): IntervalHistogram {
   return loopDelay;
 }
 
-export function createMetrics(getCoordinator: () => Coordinator | undefined, now: () => number = Date.now): Metrics {
+/**
+ * Not pure (a registry, the process's event-loop monitor). `source` is asked at each scrape
+ * (undefined: nothing to report yet); `now` dates lease remainders. Throws nothing.
+ */
+export function createMetrics(source: () => MetricsSource | undefined, now: () => number = Date.now): Metrics {
   const registry = new Registry();
-  const views = () => getCoordinator()?.workloadViews() ?? [];
+  const views = () => source()?.workloadViews() ?? [];
   new Gauge({
     name: 'drc_workload_state', help: 'Current protection state of each workload (1 for the state it is in)', labelNames: ['workload', 'state'], registers: [registry],
     collect() { this.reset(); for (const w of views()) this.set({ workload: w.workloadId, state: w.state }, 1); },
@@ -77,19 +97,19 @@ export function createMetrics(getCoordinator: () => Coordinator | undefined, now
   });
   new Gauge({
     name: 'drc_site_up', help: '1 when the site holds a current lease, 0 otherwise', labelNames: ['site'], registers: [registry],
-    collect() { this.reset(); for (const s of getCoordinator()?.siteViews() ?? []) this.set({ site: s.siteId }, s.status === 'up' ? 1 : 0); },
+    collect() { this.reset(); for (const s of source()?.siteViews() ?? []) this.set({ site: s.siteId }, s.status === 'up' ? 1 : 0); },
   });
   new Gauge({
     name: 'drc_site_lease_remaining_seconds', help: 'Time left on each site agent lease (negative: expired)', labelNames: ['site'], registers: [registry],
     collect() {
       this.reset();
       const t = now();
-      for (const s of getCoordinator()?.siteViews() ?? []) if (s.leaseExpiresAt !== undefined) this.set({ site: s.siteId }, (s.leaseExpiresAt - t) / 1000);
+      for (const s of source()?.siteViews() ?? []) if (s.leaseExpiresAt !== undefined) this.set({ site: s.siteId }, (s.leaseExpiresAt - t) / 1000);
     },
   });
   new Gauge({
     name: 'drc_leader', help: '1 when this coordinator is the leader', registers: [registry],
-    collect() { this.set(getCoordinator()?.isLeader ? 1 : 0); },
+    collect() { this.set(source()?.isLeader ? 1 : 0); },
   });
   const delay = eventLoopDelay();
   // Work that holds the event loop delays everything behind it, lease renewal included (a
