@@ -1,1 +1,2 @@
 export * from './kernel/index';
+export * from './net/index';
