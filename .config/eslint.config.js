@@ -20,7 +20,7 @@ export default tseslint.config(
   {
     // Production code never imports the test kit or the test runner: tests and fixtures
     // (`*.test.ts`, `*.fixture.ts`, `test/`, a package's `testing/` subpath) may. The
-    // import-graph unit test (.config/import-graph.unit.test.ts) checks the same line.
+    // import-graph unit test (services/test-kit/src/import-graph.unit.test.ts) checks the same line.
     // drivers/contract.ts is the shared driver test suite (site agent; would read better as
     // drivers/testing/).
     files: ['services/*/src/**/*.ts'],
