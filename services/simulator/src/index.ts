@@ -1,2 +1,3 @@
 export * from './kernel/index';
 export * from './net/index';
+export * from './pg/index';
