@@ -10,7 +10,7 @@ import { hostname, tmpdir } from 'node:os';
 import { connectNatsOrExit, natsAuthFromEnv, natsReplicasFromEnv, createLogger, type Logger, createTelemetry, installContextManager, isConfigError, loadConfigOrExit, parseProcessArgs, readDocument, PROCESS_EXIT, runProcess, untilStopped } from '@drc/runtime';
 import { dirname, join, resolve } from 'node:path';
 import { formatFieldIssues, parseAgentConfig, type AgentConfig, type DrcConfig } from '@drc/contracts';
-import { SiteAgent } from './agent/index';
+import { SiteAgent } from './shell/index';
 import { AgentStateJournal } from './agent/state';
 import { parseListen, parseWitnessPeers, Witness } from './agent/witness';
 import { WATCHED_DRIVER_TYPES, WatchdogLink } from './watchdog/watchdog';

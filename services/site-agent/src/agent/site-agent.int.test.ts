@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimDriver } from '../drivers/sim/index';
 import type { WatchdogBeat } from '../watchdog/watchdog';
-import { SiteAgent } from './site-agent';
+import { SiteAgent } from '../shell/site-agent';
 import { AgentStateJournal, STATE_FILE } from './state';
 
 const logger = createLogger('agent-test').child({}, { level: 'silent' });

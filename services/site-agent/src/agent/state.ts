@@ -1,35 +1,25 @@
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { z } from 'zod';
-import { AgentIncarnationSchema, CommandResultSchema, type CommandResult } from '@drc/contracts';
+import type { CommandResult } from '@drc/contracts';
+import { applyJournalRecord, emptyAgentState, JournalRecordSchema, type JournalRecord } from './journal';
+import type { AgentJournal, AgentState } from './ports';
+
+export type { AgentState } from './ports';
+export type { JournaledResult } from './journal';
+
+export const STATE_FILE = 'agent-state.jsonl';
 
 /**
- * What an agent must not forget across a crash or restart: the newest epoch seen per workload
- * (the fencing token: forgetting it would let a deposed coordinator's stale command through)
- * and the results of recent commands (a re-sent command id is answered, never run twice).
+ * The production agent journal (the AgentJournal port): what an agent must not forget across a
+ * crash or restart: the newest epoch seen per workload (the fencing token: forgetting it would
+ * let a deposed coordinator's stale command through) and the results of recent commands (a
+ * re-sent command id is answered, never run twice).
  *
  * An append-only journal of JSON lines, each synced to disk before the agent acts on it; on
  * open it is replayed and compacted (rewritten to the current state, atomically by rename).
  * A torn last line from a crash mid-write is ignored: it was never acted upon.
  */
-/** A result as journaled: the sending run's incarnation is no part of it (journals from before incarnations have none). */
-const JournaledResultSchema = CommandResultSchema.extend({ incarnation: AgentIncarnationSchema.optional() });
-export type JournaledResult = z.infer<typeof JournaledResultSchema>;
-
-const RecordSchema = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('epoch'), workloadId: z.string(), epoch: z.number().int().nonnegative() }),
-  z.strictObject({ t: z.literal('result'), result: JournaledResultSchema }),
-]);
-type JournalRecord = z.infer<typeof RecordSchema>;
-
-export interface AgentState {
-  epochs: Map<string, number>;
-  results: Map<string, JournaledResult>;
-}
-
-export const STATE_FILE = 'agent-state.jsonl';
-
-export class AgentStateJournal {
+export class AgentStateJournal implements AgentJournal {
   private fd: number;
   private lines = 0;
 
@@ -46,19 +36,19 @@ export class AgentStateJournal {
   static open(dir: string, maxResults = 10_000): AgentStateJournal {
     mkdirSync(dir, { recursive: true });
     const file = join(dir, STATE_FILE);
-    const state: AgentState = { epochs: new Map(), results: new Map() };
+    const state: AgentState = emptyAgentState();
     if (existsSync(file)) {
       const lines = readFileSync(file, 'utf8').split('\n');
       lines.forEach((line, i) => {
         if (line.trim() === '') return;
         let rec: JournalRecord;
         try {
-          rec = RecordSchema.parse(JSON.parse(line));
+          rec = JournalRecordSchema.parse(JSON.parse(line));
         } catch (e) {
           if (i === lines.length - 1) return; // torn final write: never acted upon
           throw new Error(`${file}:${i + 1}: not an agent state record (${(e as Error).message.split('\n')[0]}); move the file away to start with no memory`, { cause: e });
         }
-        apply(state, rec, maxResults);
+        applyJournalRecord(state, rec, maxResults);
       });
     }
     return new AgentStateJournal(file, maxResults, state);
@@ -81,7 +71,7 @@ export class AgentStateJournal {
   }
 
   private append(rec: JournalRecord): void {
-    apply(this.state, rec, this.maxResults);
+    applyJournalRecord(this.state, rec, this.maxResults);
     writeSync(this.fd, `${JSON.stringify(rec)}\n`);
     fdatasyncSync(this.fd);
     if (++this.lines > 4 * (this.maxResults + this.state.epochs.size) + 1000) this.compact();
@@ -105,14 +95,4 @@ export class AgentStateJournal {
     this.lines = body.length;
     this.fd = openSync(this.file, 'a', 0o600);
   }
-}
-
-function apply(state: AgentState, rec: JournalRecord, maxResults: number): void {
-  if (rec.t === 'epoch') {
-    if ((state.epochs.get(rec.workloadId) ?? -1) < rec.epoch) state.epochs.set(rec.workloadId, rec.epoch);
-    return;
-  }
-  state.results.delete(rec.result.commandId);
-  state.results.set(rec.result.commandId, rec.result);
-  if (state.results.size > maxResults) state.results.delete(state.results.keys().next().value!);
 }

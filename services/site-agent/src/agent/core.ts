@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import {
   CommandSchema,
   HeartbeatSchema,
@@ -11,84 +10,81 @@ import {
   type Subjects,
   type WorkloadRole,
 } from '@drc/contracts';
-import {
-  context,
-  decodeJson,
-  durableConsumer,
-  encodeJson,
-  ensureStreams,
-  jetStreamOf,
-  natsHeaders,
-  runWithMessageContext,
-  trace,
-  traceHeaders,
-  type ConsumerMessages,
-  type JetStreamClient,
-  type Logger,
-  type NatsConnection,
-  type NatsSubscription,
-  pullOptions,
-} from '@drc/runtime';
+import { context, decodeJson, encodeJson, runWithMessageContext, trace, traceHeaders, type BusConsumption, type Clock, type Logger, type Random, type TimerHandle } from '@drc/runtime';
 import { SpanKind, type Tracer } from '@opentelemetry/api';
 import { isDriverError, type ProbeResult, type WorkloadDriver } from '../drivers/driver';
-import type { WatchdogBeat } from '../watchdog/watchdog';
-import type { AgentStateJournal } from './state';
-import type { Witness } from './witness';
+import type { AgentBus, AgentJournal, AgentWatchdog, WitnessProbe } from './ports';
 
 export interface AgentWorkload {
   workloadId: string;
   driver: WorkloadDriver;
 }
 
-export interface SiteAgentOptions {
+/**
+ * What the agent core is given: its identity and timings, and every port it reaches the world
+ * through. It calls no OS clock, timer, randomness, file or NATS API itself, so the simulator runs
+ * it on simulated time and network (issue 18); the production shell is `../shell/site-agent.ts`.
+ */
+export interface AgentCoreOptions {
   siteId: string;
   agentId: string;
   prefix: string;
-  nc: NatsConnection;
   workloads: AgentWorkload[];
   /** Other sites of the estate (for witness reports and the self-fencing majority). */
   peerSites: string[];
   heartbeatMs: number;
   leaseTtlMs: number;
   logger: Logger;
-  now?: () => number;
+  clock: Clock;
+  random: Random;
+  bus: AgentBus;
+  /** Durable memory of epochs and command results (survives restarts). */
+  journal: AgentJournal;
   /** Where to record the newest heartbeat time heard from each other site (drivers read it). */
   peerSentAt?: Map<string, number>;
-  /** OpenTelemetry tracer: spans for observations and command execution (no-op when absent). */
+  /** OpenTelemetry tracer: spans for observations and command execution (the global one, a no-op unless registered, when absent). */
   tracer?: Tracer;
   /** Direct agent-to-agent probes (not through NATS): peers heard this way count as reachable. */
-  witness?: Witness;
-  /** Durable memory of epochs and command results (survives restarts); in memory only when absent. */
-  journal?: AgentStateJournal;
+  witness?: WitnessProbe;
   /** A driver health probe slower than this counts as failed (default: the heartbeat interval, at least 200 ms). */
   probeTimeoutMs?: number;
-  /** Cluster servers holding each drc stream when this agent is the one creating it (default 1). */
-  streamReplicas?: number;
   /** This run of the agent (default: a fresh random id, started now). Never persisted: a new process is a new incarnation. */
   incarnation?: AgentIncarnation;
   /**
-   * The agent's watchdog (watchdog/), told of every heartbeat round: the lease deadline it
-   * renewed and the roles last observed. It fences this site's primaries if the agent dies and
-   * no agent renews the lease in time.
+   * The agent's watchdog, told of every heartbeat round: the lease deadline it renewed and the
+   * roles last observed. It fences this site's primaries if the agent dies and no agent renews
+   * the lease in time.
    */
-  watchdog?: { beat(b: WatchdogBeat): void };
+  watchdog?: AgentWatchdog;
 }
 
-/** Resolves with `p`, or rejects after `ms` (the work itself is not cancelled). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Resolves with `p`, or rejects after `ms` on `clock` (the work itself is not cancelled). */
+function withTimeout<T>(clock: Clock, p: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    const t = clock.setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
     p.then(
       (v) => {
-        clearTimeout(t);
+        clock.clearTimeout(t);
         resolve(v);
       },
       (e: unknown) => {
-        clearTimeout(t);
+        clock.clearTimeout(t);
         reject(e);
       },
     );
   });
+}
+
+/** Pure. A trace-header carrier over a plain record (a BusMessage's headers, a publish's). */
+function recordCarrier(record: Record<string, string>): { get(k: string): string; set(k: string, v: string): void; keys(): string[] } {
+  return { get: (k) => record[k] ?? '', set: (k, v) => void (record[k] = v), keys: () => Object.keys(record) };
+}
+
+/** Not pure (reads the active trace context). Headers carrying the active span to the receiver. */
+function activeTraceHeaders(): Record<string, string> {
+  const record: Record<string, string> = {};
+  traceHeaders(recordCarrier(record));
+  return record;
 }
 
 /** Pure. The workload a command is for, read without validating it ('' when there is none: handleCommand judges it). */
@@ -106,7 +102,8 @@ interface Remembered {
 }
 
 /**
- * The site agent: heartbeats and lease renewal, observations, and command execution.
+ * The site agent core: heartbeats and lease renewal, observations, and command execution,
+ * over ports only (AgentCoreOptions).
  *
  * Safety: a command whose epoch is older than the newest seen for its workload is refused
  * (fencing token); a repeated command id is answered with the first result, never run twice;
@@ -114,7 +111,7 @@ interface Remembered {
  * cannot hear a majority of the other sites, it fences every primary it holds (it may be the
  * cut-off side of a partition, and a replica elsewhere is about to be promoted).
  */
-export class SiteAgent {
+export class AgentCore {
   readonly subjects: Subjects;
   /**
    * This run of the agent, in every message it sends. Its seq starts over with each run, so
@@ -128,11 +125,12 @@ export class SiteAgent {
   private readonly peerHeard = new Map<string, number>();
   /** `sentAt` of the newest heartbeat heard from each other site (shared with the drivers). */
   readonly peerSentAt: Map<string, number>;
-  private js!: JetStreamClient;
+  private readonly clock: Clock;
+  private readonly bus: AgentBus;
   private seq = 0;
-  private hbTimer?: NodeJS.Timeout;
-  private hbSub?: NatsSubscription;
-  private messages?: ConsumerMessages;
+  private hbTimer?: TimerHandle;
+  private unsubscribeHeartbeats?: () => void;
+  private messages?: BusConsumption;
   private lastRenewedAt: number;
   /** The role of each workload's copy at the last observation (for the watchdog). */
   private readonly lastRoles: Record<string, WorkloadRole> = {};
@@ -145,16 +143,18 @@ export class SiteAgent {
   private beating = false;
   private stopped = false;
 
-  constructor(private readonly opts: SiteAgentOptions) {
+  constructor(private readonly opts: AgentCoreOptions) {
     this.subjects = createSubjects(opts.prefix);
-    this.now = opts.now ?? Date.now;
+    this.clock = opts.clock;
+    this.bus = opts.bus;
+    this.now = () => opts.clock.now();
     this.byWorkload = new Map(opts.workloads.map((w) => [w.workloadId, w.driver]));
     this.peerSentAt = opts.peerSentAt ?? new Map();
     this.lastRenewedAt = this.now();
-    this.incarnation = opts.incarnation ?? { id: randomUUID(), startedAt: this.now() };
-    for (const [w, e] of opts.journal?.state.epochs ?? []) this.newestEpoch.set(w, e);
+    this.incarnation = opts.incarnation ?? { id: opts.random.uuid(), startedAt: this.now() };
+    for (const [w, e] of opts.journal.state.epochs) this.newestEpoch.set(w, e);
     // A result from an earlier run is sent again (to a repeated command) by this one.
-    for (const [id, result] of opts.journal?.state.results ?? []) this.done.set(id, { result: { ...result, incarnation: this.incarnation } });
+    for (const [id, result] of opts.journal.state.results) this.done.set(id, { result: { ...result, incarnation: this.incarnation } });
   }
 
   get leaseRenewedAt(): number {
@@ -167,30 +167,25 @@ export class SiteAgent {
     return this.byWorkload.get(workloadId);
   }
 
+  /** Starts hearing peers and commands, then beats every heartbeat interval. The streams must exist (the shell makes sure). */
   async start(): Promise<void> {
-    const { nc } = this.opts;
-    await ensureStreams(nc, this.subjects, { replicas: this.opts.streamReplicas ?? 1 });
-    this.js = jetStreamOf(nc);
-    this.hbSub = nc.subscribe(this.subjects.allHeartbeats(), {
-      callback: (err, msg) => {
-        if (err) return;
-        try {
-          const hb = HeartbeatSchema.parse(decodeJson(msg.data));
-          if (hb.siteId !== this.opts.siteId) {
-            this.peerHeard.set(hb.siteId, this.now());
-            if (hb.sentAt > (this.peerSentAt.get(hb.siteId) ?? 0)) this.peerSentAt.set(hb.siteId, hb.sentAt);
-          }
-        } catch {
-          /* not ours to judge: the coordinator dead-letters bad heartbeats */
+    this.unsubscribeHeartbeats = this.bus.subscribe(this.subjects.allHeartbeats(), (_subject, data) => {
+      try {
+        const hb = HeartbeatSchema.parse(decodeJson(data));
+        if (hb.siteId !== this.opts.siteId) {
+          this.peerHeard.set(hb.siteId, this.now());
+          if (hb.sentAt > (this.peerSentAt.get(hb.siteId) ?? 0)) this.peerSentAt.set(hb.siteId, hb.sentAt);
         }
-      },
+      } catch {
+        /* not ours to judge: the coordinator dead-letters bad heartbeats */
+      }
     });
-    const consumer = await durableConsumer(nc, this.subjects.streams.commands, `agent_${this.opts.siteId}`, {
-      filter: this.subjects.commands(this.opts.siteId),
-      deliverAll: false,
+    this.messages = await this.bus.consume(this.subjects.streams.commands, `agent_${this.opts.siteId}`, {
+      filterSubjects: [this.subjects.commands(this.opts.siteId)],
+      deliver: 'new',
       ackWaitMs: 60_000,
+      maxMessages: 64,
     });
-    this.messages = await consumer.consume(pullOptions(64));
     const messages = this.messages;
     void (async () => {
       // Workloads side by side, each workload's commands one after the other in the order they
@@ -202,7 +197,7 @@ export class SiteAgent {
         const before = this.commandQueues.get(key) ?? Promise.resolve();
         const queued: Promise<void> = before
           // The coordinator's decision span (NATS headers) is the parent of the execution span.
-          .then(() => runWithMessageContext(m.headers, () => this.onCommand(m.data)))
+          .then(() => runWithMessageContext(m.headers ? recordCarrier({ ...m.headers }) : undefined, () => this.onCommand(m.data)))
           .catch((e: unknown) => this.opts.logger.error({ err: e, workloadId: key }, 'command handling failed'))
           .then(() => {
             m.ack();
@@ -214,13 +209,13 @@ export class SiteAgent {
     await this.opts.witness?.start();
     await this.opts.witness?.probeAll((site) => this.peerHeard.set(site, this.now()));
     await this.beat();
-    this.hbTimer = setInterval(() => void this.beat(), this.opts.heartbeatMs);
+    this.hbTimer = this.clock.setInterval(() => void this.beat(), this.opts.heartbeatMs);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.hbTimer) clearInterval(this.hbTimer);
-    this.hbSub?.unsubscribe();
+    if (this.hbTimer !== undefined) this.clock.clearInterval(this.hbTimer);
+    this.unsubscribeHeartbeats?.();
     await this.messages?.close();
     await this.opts.witness?.stop();
   }
@@ -256,9 +251,10 @@ export class SiteAgent {
     // bounded: while NATS is unreachable it would wait for a reconnection, and the lease check
     // below must run on every beat (a cut-off agent has to notice and fence itself).
     const renewed = await withTimeout(
+      this.clock,
       (async () => {
-        this.opts.nc.publish(this.subjects.heartbeat(this.opts.siteId), encodeJson(hb));
-        await this.opts.nc.flush();
+        this.bus.publishVolatile(this.subjects.heartbeat(this.opts.siteId), encodeJson(hb));
+        await this.bus.flush();
         return true;
       })(),
       Math.max(50, Math.min(this.opts.heartbeatMs, this.opts.leaseTtlMs / 3)),
@@ -272,7 +268,7 @@ export class SiteAgent {
       void this.resendUnsent();
     }
     await this.checkLease(peers);
-    if (renewed) await withTimeout(this.observe(), this.probeTimeoutMs + this.opts.heartbeatMs).catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
+    if (renewed) await withTimeout(this.clock, this.observe(), this.probeTimeoutMs + this.opts.heartbeatMs).catch((e: unknown) => this.opts.logger.warn({ err: e }, 'observation not published'));
   }
 
   private async checkLease(peers: Record<string, boolean>): Promise<void> {
@@ -297,7 +293,7 @@ export class SiteAgent {
       [...this.byWorkload].map(async ([workloadId, driver]) => {
         // A health check that hangs (a half-dead server that accepts but never answers) is a
         // failed health check, reported now, not an observation that never comes.
-        const p: ProbeResult = await withTimeout(driver.probe(), this.probeTimeoutMs).catch(() => ({ role: 'unknown' as const, healthy: false, detail: `health probe timed out after ${this.probeTimeoutMs} ms` }));
+        const p: ProbeResult = await withTimeout(this.clock, driver.probe(), this.probeTimeoutMs).catch(() => ({ role: 'unknown' as const, healthy: false, detail: `health probe timed out after ${this.probeTimeoutMs} ms` }));
         const epoch = this.newestEpoch.get(workloadId);
         if (p.role !== 'unknown') this.lastRoles[workloadId] = p.role; // a timed-out probe says nothing new
         return { workloadId, role: p.role, healthy: p.healthy, ...(p.detail ? { detail: p.detail } : {}), ...(p.replication ? { replication: p.replication } : {}), ...(epoch !== undefined ? { epoch } : {}) };
@@ -308,7 +304,7 @@ export class SiteAgent {
     const span = this.tracer.startSpan('observe', { kind: SpanKind.PRODUCER, attributes: { 'drc.site.id': this.opts.siteId, 'drc.workloads': workloads.length } });
     try {
       await context.with(trace.setSpan(context.active(), span), () =>
-        this.js.publish(this.subjects.observation(this.opts.siteId), encodeJson(obs), { headers: traceHeaders(natsHeaders()) }),
+        this.bus.publish(this.subjects.observation(this.opts.siteId), encodeJson(obs), { headers: activeTraceHeaders() }),
       );
     } finally {
       span.end();
@@ -358,7 +354,8 @@ export class SiteAgent {
       };
       this.done.set(cmd.commandId, { result });
       if (this.done.size > 10_000) this.done.delete(this.done.keys().next().value!);
-      this.opts.journal?.recordResult(result);
+      const recorded = this.opts.journal.recordResult(result);
+      if (recorded) await recorded; // a synchronous journal adds no turn of the event loop
       await this.publish(result);
       log.info({ status, reason, tookMs: this.now() - startedAt }, 'command answered');
       return result;
@@ -370,11 +367,13 @@ export class SiteAgent {
     if (cmd.epoch < newest) return answer('refused', `stale epoch ${cmd.epoch}: newest seen for ${cmd.workloadId} is ${newest}`);
     if (startedAt > cmd.deadline) return answer('refused', `deadline passed ${startedAt - cmd.deadline} ms ago`);
     // The fencing token is on disk before anything is done under it.
-    this.opts.journal?.recordEpoch(cmd.workloadId, cmd.epoch);
+    // (A synchronous journal, the file one, adds no turn of the event loop between the check above and this.)
+    const recorded = this.opts.journal.recordEpoch(cmd.workloadId, cmd.epoch);
+    if (recorded) await recorded;
     this.newestEpoch.set(cmd.workloadId, cmd.epoch);
     if (!driver.capabilities.has(cmd.action)) return answer('failed', `unsupported: the ${driver.type} driver cannot ${cmd.action}`);
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), Math.max(0, cmd.deadline - startedAt));
+    const timer = this.clock.setTimeout(() => ac.abort(), Math.max(0, cmd.deadline - startedAt));
     try {
       const out = await driver.execute(cmd.action, cmd.params, { commandId: cmd.commandId, epoch: cmd.epoch, deadline: cmd.deadline, signal: ac.signal });
       if (cmd.action === 'promote' || cmd.action === 'unfence') this.selfFenced = false;
@@ -382,13 +381,13 @@ export class SiteAgent {
     } catch (e) {
       return answer('failed', isDriverError(e) ? e.reason : `driver error: ${(e as Error).message}`);
     } finally {
-      clearTimeout(timer);
+      this.clock.clearTimeout(timer);
     }
   }
 
   private async publish(result: CommandResult): Promise<void> {
     try {
-      await this.js.publish(this.subjects.commandResult(this.opts.siteId), encodeJson(result), { headers: traceHeaders(natsHeaders()) });
+      await this.bus.publish(this.subjects.commandResult(this.opts.siteId), encodeJson(result), { headers: activeTraceHeaders() });
       this.unsent.delete(result.commandId);
     } catch (e) {
       // Kept and sent again once NATS is back: a coordinator waiting on a promotion hears of it

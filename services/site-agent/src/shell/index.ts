@@ -1,0 +1,2 @@
+export { SiteAgent, type SiteAgentOptions } from './site-agent';
+export { NatsAgentBus } from './nats-bus';
