@@ -11,8 +11,8 @@ import { connectNatsOrExit, natsAuthFromEnv, natsReplicasFromEnv, createLogger, 
 import { dirname, join, resolve } from 'node:path';
 import { formatFieldIssues, parseAgentConfig, type AgentConfig, type DrcConfig } from '@drc/contracts';
 import { SiteAgent } from './shell/index';
-import { AgentStateJournal } from './agent/state';
-import { parseListen, parseWitnessPeers, Witness } from './agent/witness';
+import { AgentStateJournal } from './shell/file-journal';
+import { parseListen, parseWitnessPeers, Witness } from './shell/http-witness';
 import { WATCHED_DRIVER_TYPES, WatchdogLink } from './watchdog/watchdog';
 import { createDrivers } from './workloads';
 

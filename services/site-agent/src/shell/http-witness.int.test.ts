@@ -1,7 +1,7 @@
 import { createLogger } from '@drc/runtime';
 import { createTcpProxy, freePort } from '@drc/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseListen, parseWitnessPeers, Witness } from './witness';
+import { parseListen, parseWitnessPeers, Witness } from './http-witness';
 
 const logger = createLogger('witness-test').child({}, { level: 'silent' });
 const started: Array<{ stop(): Promise<void> } | { close(): Promise<void> }> = [];

@@ -6,8 +6,8 @@ import { connectNats, createLogger } from '@drc/runtime';
 import { deleteStreams, natsUrl, uniquePrefix } from '@drc/test-kit';
 import { describe, expect, it } from 'vitest';
 import { SimDriver } from '../drivers/sim/index';
-import { SiteAgent } from '../shell/site-agent';
-import { AgentStateJournal, STATE_FILE } from './state';
+import { SiteAgent } from './site-agent';
+import { AgentStateJournal, STATE_FILE } from './file-journal';
 
 const logger = createLogger('agent-state-test').child({}, { level: 'silent' });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { SiteIdSchema } from '@drc/contracts';
 import type { Logger } from '@drc/runtime';
+import type { WitnessProbe } from '../agent/ports';
 
 /**
  * Cross-site witness probes that do not go through NATS.
@@ -61,7 +62,8 @@ export function parseListen(v: string): { host: string; port: number } {
   return { host: m[1] ?? '0.0.0.0', port };
 }
 
-export class Witness {
+/** The production WitnessProbe: answers peers' probes over HTTP and probes theirs. */
+export class Witness implements WitnessProbe {
   private server?: Server;
   private readonly now: () => number;
   private readonly inFlight = new Set<string>();

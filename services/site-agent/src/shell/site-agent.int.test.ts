@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimDriver } from '../drivers/sim/index';
 import type { WatchdogBeat } from '../watchdog/watchdog';
-import { SiteAgent } from '../shell/site-agent';
-import { AgentStateJournal, STATE_FILE } from './state';
+import { SiteAgent } from './site-agent';
+import { AgentStateJournal, STATE_FILE } from './file-journal';
 
 const logger = createLogger('agent-test').child({}, { level: 'silent' });
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));

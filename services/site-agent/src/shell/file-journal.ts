@@ -1,11 +1,11 @@
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { CommandResult } from '@drc/contracts';
-import { applyJournalRecord, emptyAgentState, JournalRecordSchema, type JournalRecord } from './journal';
-import type { AgentJournal, AgentState } from './ports';
+import { applyJournalRecord, emptyAgentState, JournalRecordSchema, type JournalRecord } from '../agent/journal';
+import type { AgentJournal, AgentState } from '../agent/ports';
 
-export type { AgentState } from './ports';
-export type { JournaledResult } from './journal';
+export type { AgentState } from '../agent/ports';
+export type { JournaledResult } from '../agent/journal';
 
 export const STATE_FILE = 'agent-state.jsonl';
 

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createExecDriver } from '../drivers/exec/index';
 import { SimDriver } from '../drivers/sim/index';
-import { SiteAgent } from '../shell/site-agent';
+import { SiteAgent } from './site-agent';
 
 /**
  * Issue 17 item 6: an agent ran its commands one at a time, so a 90 s exec fence of one workload
