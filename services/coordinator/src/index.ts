@@ -3,3 +3,4 @@ export { createApi, ApiError } from './api/index';
 export { WorkloadRunner } from './loop/index';
 export { SiteTracker, ObservationTracker } from './detection/index';
 export { validateAgentMessage, deadLetterFor } from './ingest/index';
+export { LeaderElector, leaseRequestTimeoutMs, type LeadershipState } from './leadership/index';

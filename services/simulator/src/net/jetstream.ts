@@ -81,6 +81,13 @@ interface Connection {
 
 const MAX_ACK_PENDING = 256;
 
+/** The Bus port plus what an agent also needs (the agent core's AgentBus): flush, and durables that start at new messages. */
+export interface SimBus extends Bus {
+  /** Resolves once the server has everything this connection sent so far; rejects after the timeout. */
+  flush(): Promise<void>;
+  consume(stream: string, durable: string, opts: { ackWaitMs: number; filterSubjects?: string[]; maxMessages?: number; deliver?: 'all' | 'new' }): Promise<BusConsumption>;
+}
+
 /**
  * A simulated NATS server with JetStream, on its own node and process (`nats`): streams with
  * Nats-Msg-Id de-duplication, durable consumers with ack, ack-wait redelivery and nak,
@@ -132,7 +139,7 @@ export class SimJetStream {
   }
 
   /** A client connection from `node` (its process), implementing the Bus port. */
-  connect(node: string, proc: SimProcess, clock: Clock, opts: { publishTimeoutMs?: number } = {}): Bus {
+  connect(node: string, proc: SimProcess, clock: Clock, opts: { publishTimeoutMs?: number } = {}): SimBus {
     const conn: Connection = { node, proc, incarnation: proc.incarnation, subs: [] };
     this.connections.add(conn);
     const timeoutMs = opts.publishTimeoutMs ?? 5000;
@@ -162,6 +169,25 @@ export class SimJetStream {
           }
         });
       },
+      flush() {
+        return new Promise<void>((resolve, reject) => {
+          let settled = false;
+          const timer = clock.setTimeout(() => {
+            if (settled) return;
+            settled = true;
+            reject(Object.assign(new Error('flush: timeout'), { code: 'TIMEOUT' }));
+          }, timeoutMs);
+          // Links are FIFO per direction: the pong comes after everything sent before the ping.
+          js.net.send(node, js.node, 'nats-ping', () =>
+            js.net.send(js.node, node, 'nats-pong', () => {
+              if (settled) return;
+              settled = true;
+              clock.clearTimeout(timer);
+              resolve();
+            }),
+          );
+        });
+      },
       publishVolatile(subject, data, popts) {
         js.stats.volatileSent++;
         js.net.send(node, js.node, 'nats-pub', () => js.fanOut(subject, data, popts?.headers));
@@ -173,12 +199,12 @@ export class SimJetStream {
           conn.subs = conn.subs.filter((s) => s !== sub);
         };
       },
-      async consume(streamName, durable, copts) {
+      async consume(streamName, durable, copts: { ackWaitMs: number; filterSubjects?: string[]; maxMessages?: number; deliver?: 'all' | 'new' }) {
         const stream = js.streams.get(streamName);
         if (!stream) throw new Error(`stream ${streamName} not found`);
         let c = js.consumers.get(durable);
         if (!c) {
-          c = { stream, durable, filterSubjects: copts.filterSubjects, ackWaitMs: copts.ackWaitMs, nextSeq: 1, pending: new Map(), redeliver: [], counts: new Map(), bindings: [], rr: 0 };
+          c = { stream, durable, filterSubjects: copts.filterSubjects, ackWaitMs: copts.ackWaitMs, nextSeq: copts.deliver === 'new' ? stream.messages.length + 1 : 1, pending: new Map(), redeliver: [], counts: new Map(), bindings: [], rr: 0 };
           js.consumers.set(durable, c);
         }
         const consumer = c;

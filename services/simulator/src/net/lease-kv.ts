@@ -1,4 +1,4 @@
-import type { Clock, LeaseEntry, LeaseStore } from '@drc/runtime';
+import { LeaseConflictError, type Clock, type LeaseEntry, type LeaseStore } from '@drc/runtime';
 import type { Prng } from '../kernel/prng';
 import type { Scheduler } from '../kernel/scheduler';
 import type { Network } from './network';
@@ -13,15 +13,19 @@ export interface LeaseKvFaults {
 
 export const NO_LEASE_FAULTS: LeaseKvFaults = { failRate: 0, slowRate: 0, slowMaxMs: 0 };
 
-/** A failed lease-store call: the caller knows nothing of whether it was applied. */
+/**
+ * A failed lease-store call that is not a conflict: the caller knows nothing of whether it was
+ * applied. Conflicts (create on an existing key, update at a stale revision) are the port's
+ * LeaseConflictError, as the NATS shell throws them.
+ */
 export class LeaseStoreError extends Error {
-  readonly code: 'LEASE_TIMEOUT' | 'LEASE_WRONG_REVISION' | 'LEASE_EXISTS' | 'LEASE_UNAVAILABLE';
+  readonly code: 'LEASE_TIMEOUT' | 'LEASE_UNAVAILABLE';
   readonly retryable: boolean;
   constructor(code: LeaseStoreError['code'], message: string) {
     super(message);
     this.name = 'LeaseStoreError';
     this.code = code;
-    this.retryable = code === 'LEASE_TIMEOUT' || code === 'LEASE_UNAVAILABLE';
+    this.retryable = true;
   }
 }
 
@@ -88,12 +92,12 @@ export class SimLeaseKv {
         return e ? { value: e.value, revision: e.revision } : null;
       }),
       create: (key, value) => call('create', () => {
-        if (this.entries.has(key)) throw new LeaseStoreError('LEASE_EXISTS', `kv create ${key}: exists`);
+        if (this.entries.has(key)) throw new LeaseConflictError(`kv create ${key}: wrong last sequence (key exists)`);
         return this.write(key, value);
       }),
       update: (key, value, revision) => call('update', () => {
         const e = this.entries.get(key);
-        if (!e || e.revision !== revision) throw new LeaseStoreError('LEASE_WRONG_REVISION', `kv update ${key}: wrong last sequence (have ${e?.revision ?? 0}, expected ${revision})`);
+        if (!e || e.revision !== revision) throw new LeaseConflictError(`kv update ${key}: wrong last sequence (have ${e?.revision ?? 0}, expected ${revision})`);
         return this.write(key, value);
       }),
       delete: (key) => call('delete', () => {

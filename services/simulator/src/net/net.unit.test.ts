@@ -148,6 +148,6 @@ describe('simulated lease KV - LeaseStore port', () => {
       })();
     }, 'x', c.proc);
     await w.sched.run({ until: 5000 });
-    expect(log).toEqual(['created 1', 'LEASE_EXISTS', 'updated 2', 'LEASE_WRONG_REVISION', 'c1', 'LEASE_TIMEOUT']);
+    expect(log).toEqual(['created 1', 'LEASE_CONFLICT', 'updated 2', 'LEASE_CONFLICT', 'c1', 'LEASE_TIMEOUT']);
   });
 });

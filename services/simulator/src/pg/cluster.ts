@@ -72,6 +72,8 @@ export class PgCluster {
   private readonly waitingSync = new Map<number, { siteId: string; timeline: number; at: number; pos: number }>();
   /** Bumped at every change of a copy's role or history (checkers re-judge data loss then). */
   changes = 0;
+  /** Told of every operation as it completes (checkers: a promotion is judged at that instant). */
+  readonly listeners: Array<(op: string, siteId: string) => void> = [];
   private nextWrite = 1;
   writes = 0;
 
@@ -246,6 +248,7 @@ export class PgCluster {
 
   private note(siteId: string, kind: string, detail = ''): void {
     this.changes++;
+    for (const l of this.listeners) l(kind, siteId);
     this.sched.trace.record(this.sched.now, `pg-${this.opts.workloadId}`, kind, `${siteId} ${detail}`.trim());
   }
 

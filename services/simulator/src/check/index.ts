@@ -1,0 +1,1 @@
+export { InvariantChecker, type Violation, type CheckerOptions } from './invariants';

@@ -1,0 +1,102 @@
+import { buildTimeline } from '@drc/history';
+import { renderTimeline } from './kernel/trace';
+import { runEstate, type RunResult } from './estate/index';
+
+/**
+ * `npm run sim -- --seed S` replays one run exactly and prints its trace hash and a summary;
+ * `npm run sim -- --seeds N [--from S]` runs a batch and ends with `N passed, M failed`.
+ * Options: --duration <simulated seconds> (default 600), --workloads N, --coordinators N,
+ * --tail N (timeline lines printed for a failure, default 60).
+ */
+function parseArgs(argv: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) continue;
+    const [k, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    if (inline !== undefined) out[k] = inline;
+    else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--')) out[k] = argv[++i]!;
+    else out[k] = 'true';
+  }
+  return out;
+}
+
+function int(v: string | undefined, name: string, dflt?: number): number | undefined {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name}: expected a non-negative integer, got "${v}"`);
+  return n;
+}
+
+function summary(r: RunResult): string {
+  const c = r.counts;
+  return [
+    `seed ${r.seed}: ${r.violations.length === 0 ? 'passed' : `FAILED (${r.violations.length} violation${r.violations.length > 1 ? 's' : ''})`}`,
+    `  trace hash ${r.hash} (${r.traceEntries} entries, ${r.steps} steps)`,
+    `  estate: ${r.estate.sites} sites, ${r.estate.coordinators} coordinator(s), ${r.estate.workloads} workloads (${r.estate.synchronous} synchronous)`,
+    `  faults: ${r.plan.benign ? 'benign (pauses/restarts shorter than the lease) ' : ''}[${r.plan.enabled.join(', ')}], ${r.plan.events.length} scheduled`,
+    `  simulated ${(r.simulatedMs / 1000).toFixed(0)} s in ${(r.wallMs / 1000).toFixed(2)} s wall (${(r.simulatedMs / Math.max(1, r.wallMs)).toFixed(0)}x)`,
+    `  failovers started ${c.failovers ?? 0}, completed ${c.failoversCompleted ?? 0}, promotions ${c.promotions ?? 0}, fences ${c.fences ?? 0}, client writes ${c.clientWrites ?? 0}, events ${c.events ?? 0}`,
+    `  bus: stored ${c.stored}, deduped ${c.deduped}, redelivered ${c.redelivered}, volatile dropped ${c.volatileDropped}, net dropped ${c.netDropped}; kv ops ${c.kvOps}`,
+  ].join('\n');
+}
+
+function failure(r: RunResult, tailLines: number): string {
+  const lines = [`FAILED seed ${r.seed} (replay: npm run sim -- --seed ${r.seed})`];
+  for (const v of r.violations) lines.push(`  at +${(v.at / 1000).toFixed(3)}s  ${v.invariant}: ${v.detail}`);
+  lines.push('', `last ${tailLines} trace entries:`, renderTimeline(r.tail.filter((e) => e.kind !== 'timer' && e.kind !== 'interval' && e.kind !== 'sleep' && e.kind !== 'pg-write' && e.kind !== 'pg-ship').slice(-tailLines)));
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  const durationMs = int(args.duration, 'duration', 600)! * 1000;
+  const tail = int(args.tail, 'tail', 60)!;
+  const shape = { durationMs, ...(args.workloads ? { workloads: int(args.workloads, 'workloads')! } : {}), ...(args.coordinators ? { coordinators: int(args.coordinators, 'coordinators')! } : {}) };
+  if (args.seed !== undefined) {
+    const r = await runEstate({ seed: int(args.seed, 'seed')!, ...shape });
+    console.log(summary(r));
+    if (r.violations.length > 0) {
+      console.log(failure(r, tail));
+      return 1;
+    }
+    return 0;
+  }
+  const n = int(args.seeds, 'seeds');
+  if (n === undefined) {
+    console.error('usage: npm run sim -- --seed S | --seeds N [--from S] [--duration SECONDS] [--workloads N] [--coordinators N]');
+    return 2;
+  }
+  const from = int(args.from, 'from', 1)!;
+  let passed = 0;
+  let failed = 0;
+  let simMs = 0;
+  const t0 = performance.now();
+  const faultCounts = new Map<string, number>();
+  for (let seed = from; seed < from + n; seed++) {
+    const r = await runEstate({ seed, ...shape, stopOnViolation: true });
+    simMs += r.simulatedMs;
+    for (const e of r.plan.events) faultCounts.set(e.kind, (faultCounts.get(e.kind) ?? 0) + 1);
+    for (const k of Object.keys(r.plan.rates)) faultCounts.set(k, (faultCounts.get(k) ?? 0) + 1);
+    if (r.violations.length === 0) {
+      passed++;
+      console.log(`seed ${seed} passed ${r.hash.slice(0, 16)} (${(r.wallMs / 1000).toFixed(2)} s, ${r.counts.failovers} failovers, ${r.plan.benign ? 'benign' : r.plan.enabled.length + ' fault kinds'})`);
+    } else {
+      failed++;
+      console.log(failure(r, tail));
+    }
+  }
+  const wall = performance.now() - t0;
+  console.log(`simulated ${(simMs / 3_600_000).toFixed(2)} h in ${(wall / 1000).toFixed(1)} s wall: ${(simMs / wall).toFixed(0)} simulated s per wall s, ${((n / wall) * 60_000).toFixed(1)} runs per minute`);
+  console.log(`fault kinds exercised (events, or runs for whole-run rates): ${[...faultCounts].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(2);
+  },
+);
