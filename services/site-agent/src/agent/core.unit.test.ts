@@ -5,6 +5,7 @@ import { createLogger, decodeJson, encodeJson, type BusConsumption, type BusMess
 import { describe, expect, it } from 'vitest';
 import type { ActionContext, ProbeResult, WorkloadDriver } from '../drivers/driver';
 import { AgentCore } from './core';
+import { mustSelfFence, peersReachable, renewalTimeoutMs } from './lease';
 import { MemoryAgentJournal } from './journal';
 import type { AgentBus, AgentState, WitnessProbe } from './ports';
 
@@ -305,5 +306,29 @@ describe('agent core - talks to the world only through its ports', () => {
         });
     }
     expect(found).toEqual([]);
+  });
+});
+
+describe('agent core - the lease rules (pure)', () => {
+  const base = { now: 10_000, lastRenewedAt: 6_000, leaseTtlMs: 3000, alreadySelfFenced: false, peerSiteCount: 2 };
+  it('fences only past the lease, without a majority of all sites, and only once', () => {
+    expect(mustSelfFence({ ...base, peers: { B: false, C: false } })).toEqual({ fence: true, reachablePeers: 0 });
+    expect(mustSelfFence({ ...base, peers: { B: true, C: false } }).fence).toBe(false); // 2 of 3 with itself
+    expect(mustSelfFence({ ...base, lastRenewedAt: 7_001, peers: { B: false, C: false } }).fence).toBe(false); // lease still runs
+    expect(mustSelfFence({ ...base, alreadySelfFenced: true, peers: { B: false, C: false } }).fence).toBe(false);
+    // 5 sites: itself and one peer are not a majority, itself and two are.
+    const five = { ...base, peerSiteCount: 4 };
+    expect(mustSelfFence({ ...five, peers: { B: true, C: false, D: false, E: false } }).fence).toBe(true);
+    expect(mustSelfFence({ ...five, peers: { B: true, C: true, D: false, E: false } }).fence).toBe(false);
+    // Alone in the estate: itself is the majority.
+    expect(mustSelfFence({ ...base, peerSiteCount: 0, peers: {} }).fence).toBe(false);
+  });
+
+  it('a peer is reachable for one lease after it was last heard; a renewal may take at most a beat or a third of the lease', () => {
+    expect(peersReachable(['B', 'C'], new Map([['B', 7_001]]), 10_000, 3000)).toEqual({ B: true, C: false });
+    expect(peersReachable(['B'], new Map([['B', 7_000]]), 10_000, 3000)).toEqual({ B: false });
+    expect(renewalTimeoutMs(1000, 3000)).toBe(1000);
+    expect(renewalTimeoutMs(1000, 600)).toBe(200);
+    expect(renewalTimeoutMs(10, 60)).toBe(50);
   });
 });
