@@ -1,9 +1,9 @@
 /**
  * `drc`: the operator's command line. Exit codes: 0 ok, 1 failed / invalid, 2 usage, 3 API unreachable.
  */
-import { Command, CommanderError } from 'commander';
-import { ApiResponseError, ApiUnavailableError } from './api-client';
+import { Command } from 'commander';
 import { registerCommands } from './commands/index';
+import { exitFor } from './errors';
 import { EXIT } from './exit-codes';
 
 export function createProgram(): Command {
@@ -22,19 +22,9 @@ async function run(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (e) {
-    if (e instanceof CommanderError) {
-      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (e instanceof ApiUnavailableError) {
-      process.stderr.write(`drc: ${e.message}\n`);
-      return EXIT.unavailable;
-    }
-    if (e instanceof ApiResponseError) {
-      process.stderr.write(`drc: ${e.message}\n`);
-      return EXIT.failed;
-    }
-    process.stderr.write(`drc: ${(e as Error).message}\n`);
-    return EXIT.failed;
+    const { exit, message } = exitFor(e);
+    if (message !== undefined) process.stderr.write(`drc: ${message}\n`);
+    return exit;
   }
 }
 

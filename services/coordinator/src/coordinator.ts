@@ -34,6 +34,7 @@ import { createCommandDispatcher } from './dispatch/index';
 import { AgentSequencer, checkCommandResult, deadLetterFor, outOfOrderReason, validateAgentMessage } from './ingest/index';
 import { WorkloadRunner, type Origin, type StepOutcome, type Writer } from './loop/index';
 import { createMetrics, type Metrics } from './metrics/index';
+import { UnknownWorkloadError } from './errors';
 import { LeaderElector, type LeadershipState } from './leadership/index';
 import { Notifier, PlanManager } from './plans/index';
 
@@ -369,7 +370,7 @@ export class Coordinator {
   /** Feeds one input to a workload's loop (also used by the API for operator commands). */
   submit(workloadId: string, input: WorkloadInput, origin: Origin): Promise<StepOutcome | undefined> {
     const runner = this.runners.get(workloadId);
-    if (!runner) return Promise.reject(new Error(`unknown workload "${workloadId}"`));
+    if (!runner) return Promise.reject(new UnknownWorkloadError(workloadId));
     this.stats.inputs++;
     return runner.submit(input, origin);
   }

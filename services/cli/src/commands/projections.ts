@@ -1,7 +1,7 @@
 import { createPostgresEventStore } from '@drc/event-store';
 import { Projector } from '@drc/projections';
 import type { Command } from 'commander';
-import { EXIT } from '../exit-codes';
+import { exitFor, UsageError } from '../errors';
 import { colour } from '../output';
 
 interface ProjectionOptions {
@@ -72,13 +72,11 @@ export function registerProjectionCommands(program: Command): void {
   });
 }
 
-class UsageError extends Error {}
-
 async function run(fn: () => Promise<void>): Promise<void> {
   try {
     await fn();
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n`);
-    process.exitCode = e instanceof UsageError ? EXIT.usage : EXIT.failed;
+    process.exitCode = exitFor(e).exit;
   }
 }

@@ -51,7 +51,7 @@ export function createApi(deps: ApiDeps): Hono<{ Variables: AuthVariables }> {
   if (!deps.auth) deps.warn?.('API authentication is disabled: add an auth section with tokens to the config');
   const app = new Hono<{ Variables: AuthVariables }>();
   app.onError(mapError);
-  app.notFound((c) => c.json({ error: { code: 'NOT_FOUND', message: `no route for ${c.req.method} ${c.req.path}` } }, 404));
+  app.notFound((c) => mapError(new ApiError('NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`), c));
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
   app.get('/readyz', async (c) => {
@@ -77,12 +77,12 @@ export function createApi(deps: ApiDeps): Hono<{ Variables: AuthVariables }> {
   // Only the leader holds live workload state; a standby says where to go instead of answering stale.
   app.use('/api/v1/*', async (c, next) => {
     if (!co.isLeader) {
-      throw new ApiError(503, 'NOT_LEADER', `coordinator ${co.id} is a standby; the leader is ${co.leadership.holder ?? 'not known yet'}`, { leader: co.leadership.holder ?? null });
+      throw new ApiError('NOT_LEADER', `coordinator ${co.id} is a standby; the leader is ${co.leadership.holder ?? 'not known yet'}`, { leader: co.leadership.holder ?? null });
     }
     await next();
   });
   app.get('/api/v1/projections', async (c) => {
-    if (!deps.projections) throw new ApiError(404, 'NO_PROJECTIONS', `read models are kept only with a PostgreSQL event store (this coordinator uses ${store.kind})`);
+    if (!deps.projections) throw new ApiError('NO_PROJECTIONS', `read models are kept only with a PostgreSQL event store (this coordinator uses ${store.kind})`);
     return c.json(await deps.projections.status());
   });
   app.route('/api/v1', createReadRoutes(co, store));

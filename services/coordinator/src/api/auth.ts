@@ -46,17 +46,17 @@ export function createBearerAuth(settings: AuthSettings | undefined): Middleware
     let token: string | undefined;
     if (header !== undefined) {
       const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-      if (!m) throw new ApiError(401, 'UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"', {}, { 'www-authenticate': 'Bearer error="invalid_request"' });
+      if (!m) throw new ApiError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"', {}, { 'www-authenticate': 'Bearer error="invalid_request"' });
       token = m[1];
     } else if (c.req.method === 'GET') {
       token = c.req.query('access_token');
     }
-    if (!token) throw new ApiError(401, 'UNAUTHENTICATED', 'a bearer token is required', {}, { 'www-authenticate': 'Bearer realm="drc"' });
+    if (!token) throw new ApiError('UNAUTHENTICATED', 'a bearer token is required', {}, { 'www-authenticate': 'Bearer realm="drc"' });
     const digest = Buffer.from(hashToken(token), 'hex');
     // Compare against every token in constant time so the response time does not reveal a near match.
     let found: Principal | undefined;
     for (const t of tokens) if (timingSafeEqual(t.digest, digest) && !found) found = { name: t.name, role: t.role };
-    if (!found) throw new ApiError(401, 'UNAUTHENTICATED', 'invalid bearer token', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
+    if (!found) throw new ApiError('UNAUTHENTICATED', 'invalid bearer token', {}, { 'www-authenticate': 'Bearer error="invalid_token"' });
     c.set('principal', found);
     await next();
   };
@@ -68,7 +68,7 @@ export function requireRole(role: AuthRole): MiddlewareHandler<{ Variables: Auth
   return async function roleCheck(c, next) {
     const p = c.get('principal');
     if (!p || RANK[p.role] < RANK[role]) {
-      throw new ApiError(403, 'FORBIDDEN', `this needs the ${role} role; token "${p?.name ?? '?'}" has ${p?.role ?? 'none'}`, { requiredRole: role });
+      throw new ApiError('FORBIDDEN', `this needs the ${role} role; token "${p?.name ?? '?'}" has ${p?.role ?? 'none'}`, { requiredRole: role });
     }
     await next();
   };

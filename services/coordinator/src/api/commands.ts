@@ -3,7 +3,7 @@ import { CommandRequestBodySchema, type CommandRecord } from '@drc/contracts';
 import { Hono } from 'hono';
 import type { Coordinator } from '../coordinator';
 import { actorOf, requireRole, type AuthVariables } from './auth';
-import { ApiError, badRequest } from './errors';
+import { ApiError, badRequest, httpStatus } from './errors';
 
 /** How many command records and idempotency keys are kept in memory (oldest dropped first). */
 const KEEP = 10_000;
@@ -34,16 +34,16 @@ export function createCommandRoutes(coordinator: Coordinator): Hono<{ Variables:
   app.post('/workloads/:id/commands', requireRole('operator'), async (c) => {
     const workloadId = c.req.param('id');
     const raw: unknown = await c.req.json().catch(() => {
-      throw new ApiError(400, 'BAD_REQUEST', 'body: expected a JSON object', { field: 'body' });
+      throw new ApiError('BAD_REQUEST', 'body: expected a JSON object', { field: 'body' });
     });
     const parsed = CommandRequestBodySchema.safeParse(raw);
     if (!parsed.success) throw badRequest('body', parsed.error.issues);
     const body = parsed.data;
-    if (!coordinator.hasWorkload(workloadId)) throw new ApiError(404, 'WORKLOAD_NOT_FOUND', `unknown workload "${workloadId}"`);
+    if (!coordinator.hasWorkload(workloadId)) throw new ApiError('WORKLOAD_NOT_FOUND', `unknown workload "${workloadId}"`);
     const principal = c.get('principal');
     const key = c.req.header('idempotency-key');
     if (key !== undefined && (key.length === 0 || key.length > 200)) {
-      throw new ApiError(400, 'BAD_REQUEST', 'Idempotency-Key: expected 1 to 200 characters', { field: 'Idempotency-Key' });
+      throw new ApiError('BAD_REQUEST', 'Idempotency-Key: expected 1 to 200 characters', { field: 'Idempotency-Key' });
     }
 
     const run = async (): Promise<IdempotentEntry> => {
@@ -97,7 +97,7 @@ export function createCommandRoutes(coordinator: Coordinator): Hono<{ Variables:
       }
       entry = await pending;
       if (entry.fingerprint !== fingerprint) {
-        throw new ApiError(422, 'IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was already used with a different request body`, { commandId: entry.commandId });
+        throw new ApiError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was already used with a different request body`, { commandId: entry.commandId });
       }
     }
     const record = records.get(entry.commandId);
@@ -109,7 +109,7 @@ export function createCommandRoutes(coordinator: Coordinator): Hono<{ Variables:
           error: { code: 'COMMAND_NOT_ALLOWED', message: record?.rejectionReason ?? `${body.command} is not allowed now`, state: record?.state, commandId: entry.commandId },
           command: record,
         },
-        409,
+        httpStatus('COMMAND_NOT_ALLOWED'),
       );
     }
     return c.json(record, 202);
@@ -117,7 +117,7 @@ export function createCommandRoutes(coordinator: Coordinator): Hono<{ Variables:
 
   app.get('/commands/:id', requireRole('viewer'), (c) => {
     const record = records.get(c.req.param('id'));
-    if (!record) throw new ApiError(404, 'COMMAND_NOT_FOUND', `unknown command "${c.req.param('id')}" (or forgotten since this coordinator started)`);
+    if (!record) throw new ApiError('COMMAND_NOT_FOUND', `unknown command "${c.req.param('id')}" (or forgotten since this coordinator started)`);
     const view = coordinator.workloadView(record.workloadId);
     return c.json({ ...record, workloadState: view?.state ?? null, settled: view ? isSettled(view.state) : null });
   });

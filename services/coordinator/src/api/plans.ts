@@ -2,13 +2,13 @@ import { PlanModeSchema, PlanRunRequestSchema, PlanStepRequestSchema, planRunStr
 import type { EventStore } from '@drc/event-store';
 import { Hono, type Context } from 'hono';
 import type { Coordinator } from '../coordinator';
-import { PlanInputRejectedError, planRunReport } from '../plans/index';
+import { planRunReport } from '../plans/index';
 import { actorOf, requireRole, type AuthVariables } from './auth';
 import { ApiError, badRequest } from './errors';
 
 async function jsonBody(c: Context): Promise<unknown> {
   return c.req.json().catch(() => {
-    throw new ApiError(400, 'BAD_REQUEST', 'body: expected a JSON object', { field: 'body' });
+    throw new ApiError('BAD_REQUEST', 'body: expected a JSON object', { field: 'body' });
   });
 }
 
@@ -28,14 +28,14 @@ export function createPlanRoutes(co: Coordinator, store: EventStore): Hono<{ Var
   const plans = co.plans;
   const runOr404 = (id: string) => {
     const v = plans.view(id);
-    if (!v) throw new ApiError(404, 'PLAN_RUN_NOT_FOUND', `unknown plan run "${id}"`);
+    if (!v) throw new ApiError('PLAN_RUN_NOT_FOUND', `unknown plan run "${id}"`);
     return v;
   };
 
   app.get('/plans', (c) => c.json({ plans: plans.plans().map((p) => ({ name: p.name, description: p.description ?? null, recoverySite: p.recoverySite ?? null, tiers: p.tiers.map((t) => t.name), trigger: p.trigger ?? null })) }));
   app.get('/plans/:name', (c) => {
     const plan = plans.plan(c.req.param('name'));
-    if (!plan) throw new ApiError(404, 'PLAN_NOT_FOUND', `unknown plan "${c.req.param('name')}"`);
+    if (!plan) throw new ApiError('PLAN_NOT_FOUND', `unknown plan "${c.req.param('name')}"`);
     const mode = PlanModeSchema.safeParse(c.req.query('mode') ?? 'failover');
     if (!mode.success) throw badRequest('query', mode.error.issues.map((i) => ({ ...i, path: ['mode'] })));
     return c.json({ plan, mode: mode.data, steps: plans.compile(plan, mode.data).steps });
@@ -46,10 +46,10 @@ export function createPlanRoutes(co: Coordinator, store: EventStore): Hono<{ Var
     const name = c.req.param('name');
     const parsed = PlanRunRequestSchema.safeParse(await jsonBody(c));
     if (!parsed.success) throw badRequest('body', parsed.error.issues);
-    if (!plans.plan(name)) throw new ApiError(404, 'PLAN_NOT_FOUND', `unknown plan "${name}"`);
+    if (!plans.plan(name)) throw new ApiError('PLAN_NOT_FOUND', `unknown plan "${name}"`);
     const key = c.req.header('idempotency-key');
     if (key !== undefined) {
-      if (key.length === 0 || key.length > 200) throw new ApiError(400, 'BAD_REQUEST', 'Idempotency-Key: expected 1 to 200 characters', { field: 'Idempotency-Key' });
+      if (key.length === 0 || key.length > 200) throw new ApiError('BAD_REQUEST', 'Idempotency-Key: expected 1 to 200 characters', { field: 'Idempotency-Key' });
       const existing = started.get(`${name}\n${key}`);
       if (existing && plans.view(existing)) return c.json(plans.view(existing), 200);
     }
@@ -69,7 +69,7 @@ export function createPlanRoutes(co: Coordinator, store: EventStore): Hono<{ Var
   app.get('/plan-runs/:id/report', (c) => {
     const v = runOr404(c.req.param('id'));
     const format = c.req.query('format') ?? 'json';
-    if (format !== 'json' && format !== 'md' && format !== 'html') throw new ApiError(400, 'BAD_QUERY', 'format: expected json, md or html', { field: 'format' });
+    if (format !== 'json' && format !== 'md' && format !== 'html') throw new ApiError('BAD_QUERY', 'format: expected json, md or html', { field: 'format' });
     const r = planRunReport(v, format);
     if (format === 'json') return c.json(r);
     return c.body(r as string, 200, { 'content-type': format === 'md' ? 'text/markdown; charset=utf-8' : 'text/html; charset=utf-8' });
@@ -89,12 +89,8 @@ export function createPlanRoutes(co: Coordinator, store: EventStore): Hono<{ Var
       } else {
         inp = { type: kind === 'pause' ? 'RUN_PAUSE' : kind === 'resume' ? 'RUN_RESUME' : 'RUN_CANCEL', at, actor };
       }
-      try {
-        return c.json(await plans.input(id, inp, { actor, correlationId: `plan:${id}:${kind}` }));
-      } catch (e) {
-        if (e instanceof PlanInputRejectedError) throw new ApiError(409, 'PLAN_INPUT_REJECTED', e.reason);
-        throw e;
-      }
+      // A refused input (PlanInputRejectedError) is a 409 PLAN_INPUT_REJECTED, by its code, in mapError.
+      return c.json(await plans.input(id, inp, { actor, correlationId: `plan:${id}:${kind}` }));
     });
   for (const k of ['approve', 'retry', 'pause', 'resume', 'cancel'] as const) input(k);
   return app;

@@ -64,7 +64,7 @@ export function createReadRoutes(coordinator: Coordinator, store: EventStore): H
   app.use('*', requireRole('viewer'));
   const mustExist = (id: string) => {
     const view = coordinator.workloadView(id);
-    if (!view) throw new ApiError(404, 'WORKLOAD_NOT_FOUND', `unknown workload "${id}"`);
+    if (!view) throw new ApiError('WORKLOAD_NOT_FOUND', `unknown workload "${id}"`);
     return view;
   };
 
@@ -87,7 +87,7 @@ export function createReadRoutes(coordinator: Coordinator, store: EventStore): H
     if (!q.success) throw badRequest('query', q.error.issues);
     const at = timeParam(q.data.at, Date.now()) ?? Date.now();
     const past = stateAt(await store.readStream(workloadStream(id)), at);
-    if (!past) throw new ApiError(404, 'NO_HISTORY', `nothing was recorded for workload "${id}" at or before ${new Date(at).toISOString()}`);
+    if (!past) throw new ApiError('NO_HISTORY', `nothing was recorded for workload "${id}" at or before ${new Date(at).toISOString()}`);
     const body: WorkloadStateAt = {
       workloadId: id,
       at: new Date(at).toISOString(),
@@ -101,12 +101,12 @@ export function createReadRoutes(coordinator: Coordinator, store: EventStore): H
     const id = c.req.param('id');
     mustExist(id);
     const n = FailoverNumberSchema.safeParse(c.req.param('n'));
-    if (!n.success) throw new ApiError(400, 'BAD_REQUEST', 'n: expected a failover number (1, 2, …) or "latest"', { field: 'n' });
+    if (!n.success) throw new ApiError('BAD_REQUEST', 'n: expected a failover number (1, 2, …) or "latest"', { field: 'n' });
     const reports = failoverReports(id, await store.readStream(workloadStream(id)));
     const report = n.data === 'latest' ? reports.at(-1) : reports[n.data - 1];
     if (!report) {
       const have = reports.length === 0 ? 'no failovers recorded' : `failovers 1 to ${reports.length}`;
-      throw new ApiError(404, 'FAILOVER_NOT_FOUND', `workload "${id}" has ${have}`);
+      throw new ApiError('FAILOVER_NOT_FOUND', `workload "${id}" has ${have}`);
     }
     return c.json(report);
   });

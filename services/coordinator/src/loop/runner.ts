@@ -5,6 +5,7 @@ import { endDecisionSpan, startDecisionSpan, traceIdOf, type Logger } from '@drc
 import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
 import { foldWorkloadStream, foldWorkloadTail, settle, type PendingCommand, type PendingTimer } from '@drc/history';
+import { NotLeaderError } from '../errors';
 import { fencedSites, noteFenceEvent, persistFenceMarks, restoreFenceMarks, type FenceMarks, type PersistedFenceMarks } from './fence-marks';
 
 /** A step decided in the same moment as the input that led to it (a timer due at once). */
@@ -45,15 +46,8 @@ function dueAtOnce(effects: ReadonlyArray<Effect>): Extract<Effect, { kind: 'sch
   return undefined;
 }
 
-/** This coordinator is not (or no longer) the leader: it must not append or dispatch. */
-export class NotLeaderError extends Error {
-  readonly code = 'NOT_LEADER' as const;
-  readonly retryable = false;
-  constructor(workloadId: string) {
-    super(`not the leader: input for ${workloadId} not processed`);
-    this.name = 'NotLeaderError';
-  }
-}
+// NotLeaderError lives with the coordinator's other typed errors; exported here as before.
+export { NotLeaderError };
 
 /** What one processed input decided (returned to whoever submitted it). */
 export interface StepOutcome {
@@ -296,7 +290,7 @@ export class WorkloadRunner {
    */
   private async processBatch(batch: Queued[], attempt = 0): Promise<Array<StepOutcome | undefined>> {
     if (this.stopped) return batch.map(() => undefined);
-    if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(this.workloadId);
+    if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(`input for ${this.workloadId} not processed`);
     const tracer = this.deps.tracer ?? trace.getTracer('drc-coordinator');
     let snapshot = this.snapshot;
     const decided = batch.map((q) => {
@@ -385,7 +379,7 @@ export class WorkloadRunner {
       } catch (e) {
         const retryable = typeof e === 'object' && e !== null && (e as { retryable?: unknown }).retryable === true;
         if (!retryable || this.stopped) throw e;
-        if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(this.workloadId);
+        if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(`input for ${this.workloadId} not processed`);
         const delay = Math.min(2000, 50 * 2 ** i);
         this.deps.logger.warn({ workloadId: this.workloadId, err: e, retryInMs: delay }, 'event store unavailable; retrying append');
         await new Promise((r) => setTimeout(r, delay));

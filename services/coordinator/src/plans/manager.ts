@@ -22,6 +22,7 @@ import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { foldPlanRunStream, planEventsForInput, planRunOpeningEvents, type Origin, type Writer } from '@drc/history';
 import type { Logger } from '@drc/runtime';
 import { compilePlan, decidePlanRun, startPlanRun, viewPlanRun, type PlanRunSnapshot } from '@drc/statecharts';
+import { NotLeaderError, UnknownPlanError, UnknownPlanRunError } from '../errors';
 import { runHook } from './hooks';
 import type { Notifier } from './notifier';
 import { alreadyThere, workloadStepOutcome } from './workload-step';
@@ -158,8 +159,8 @@ export class PlanManager {
   /** Starts a run of a plan. Throws for an unknown plan. */
   async startRun(args: { plan: string; mode: PlanMode; actor: Actor; reason?: string; startApproval?: string; runId?: string }): Promise<PlanRunView> {
     const plan = this.plan(args.plan);
-    if (!plan) throw new Error(`unknown plan "${args.plan}"`);
-    if (!this.active) throw new Error('not the leader: plan runs start on the leading coordinator');
+    if (!plan) throw new UnknownPlanError(args.plan);
+    if (!this.active) throw new NotLeaderError('plan runs start on the leading coordinator');
     const compiled = this.compile(plan, args.mode, args.startApproval);
     const at = this.deps.now();
     const runId = args.runId ?? `${plan.name.slice(0, 36)}-${at.toString(36)}-${randomBytes(3).toString('hex')}`;
@@ -179,7 +180,7 @@ export class PlanManager {
   /** Feeds an operator's or an executor's input to a run. Throws PlanInputRejectedError when the run refuses it. */
   async input(runId: string, input: PlanRunInput, origin: Origin): Promise<PlanRunView> {
     const run = this.runs.get(runId);
-    if (!run) throw new Error(`unknown plan run "${runId}"`);
+    if (!run) throw new UnknownPlanRunError(runId);
     const decisions = await this.process(run, input, origin);
     const rejected = decisions.find((d) => d.type === 'PlanInputRejected');
     if (rejected && rejected.type === 'PlanInputRejected') throw new PlanInputRejectedError(rejected.reason);
@@ -188,7 +189,7 @@ export class PlanManager {
 
   private process(run: PlanRun, input: PlanRunInput, origin: Origin): Promise<PlanDecision[]> {
     const p = run.queue.then(async () => {
-      if (run.stopped || !this.active || !this.deps.host.canAct()) throw new Error(`not the leader: plan run ${run.runId} input not processed`);
+      if (run.stopped || !this.active || !this.deps.host.canAct()) throw new NotLeaderError(`plan run ${run.runId} input not processed`);
       const step = decidePlanRun(run.snapshot, input);
       const events = planEventsForInput(this.deps.writer, origin, input, step.decisions, String(step.snapshot.value));
       try {
