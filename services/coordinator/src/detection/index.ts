@@ -1,2 +1,3 @@
 export { SiteTracker, type SiteTransition, type SiteTrackerOptions } from './site-tracker';
 export { ObservationTracker, type WorkloadInputFor } from './observation-tracker';
+export { siteTransitionInputs, siteTransitionMatters, type SiteTransitionInputs } from './site-loss';

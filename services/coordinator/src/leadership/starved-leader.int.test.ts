@@ -125,7 +125,8 @@ describe('leadership - a coordinator starved by its own work keeps leading when 
       await coordinator.start();
       expect(coordinator.isLeader).toBe(true);
       const epoch = coordinator.leadership.leaderEpoch;
-      const elector = (coordinator as unknown as { elector: LeaderElector }).elector;
+      // The coordinator's elector sits in its core (the shell wires the core to NATS).
+      const elector = (coordinator as unknown as { core: { elector: LeaderElector } }).core.elector;
       await starveAfterNextLeaseWrite(elector, BLOCK_MS);
       await eventually(() => coordinator.isLeader, 5_000, 10);
       // Some time to let a step-down that was coming show itself.

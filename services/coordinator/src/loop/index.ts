@@ -1,2 +1,4 @@
 export { WorkloadRunner, NotLeaderError, type RunnerDeps, type StepOutcome } from './runner';
 export { eventsForStep, registrationEvent, type Writer, type Origin } from '@drc/history';
+export { WorkloadSet, type InputCount } from './workload-set';
+export { createGate, type Gate } from './gate';

@@ -1,7 +1,7 @@
 import { workloadStream, type Command, type CommandRequest, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { decideWorkload, persistWorkload, restoreWorkload, startWorkload, stateOf, STATECHART_VERSION, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
-import { endDecisionSpan, startDecisionSpan, traceIdOf, type Logger } from '@drc/runtime';
+import { endDecisionSpan, startDecisionSpan, systemClock, traceIdOf, type Clock, type Logger, type TimerHandle } from '@drc/runtime';
 import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
 import { foldWorkloadStream, foldWorkloadTail, settle, type PendingCommand, type PendingTimer } from '@drc/history';
@@ -65,6 +65,8 @@ export interface RunnerDeps {
   logger: Logger;
   /** The runtime's clock; inputs record it as `at`. */
   now: () => number;
+  /** Timers (armed statechart timers, append retries) and durations; the OS's when absent. */
+  clock?: Clock;
   /** Sends a command to its site's agent (after the decision was appended). */
   dispatch: (command: Command) => Promise<void>;
   /** Called after every appended step with the new view. */
@@ -91,7 +93,7 @@ export class WorkloadRunner {
   private snapshot!: WorkloadSnapshot;
   private version = 0;
   private timers = new Map<string, PendingTimer>();
-  private handles = new Map<string, NodeJS.Timeout>();
+  private handles = new Map<string, TimerHandle>();
   private commands = new Map<string, PendingCommand>();
   /** Sites with a fence pending or done (kept from the same events the stream holds). */
   private fences: FenceMarks = new Map();
@@ -106,7 +108,9 @@ export class WorkloadRunner {
     private readonly deps: RunnerDeps,
   ) {
     this.stream = workloadStream(workloadId);
+    this.clock = deps.clock ?? systemClock;
   }
+  private readonly clock: Clock;
 
   /** True while a command was issued and its result has not been recorded. */
   hasPendingCommand(commandId: string): boolean {
@@ -239,7 +243,7 @@ export class WorkloadRunner {
 
   stop(): void {
     this.stopped = true;
-    for (const h of this.handles.values()) clearTimeout(h);
+    for (const h of this.handles.values()) this.clock.clearTimeout(h);
     this.handles.clear();
   }
 
@@ -321,9 +325,10 @@ export class WorkloadRunner {
     let appendMs = 0;
     try {
       const append = () => this.deps.store.append(this.stream, events, { expectedVersion: this.version });
-      const t0 = performance.now();
+      const elapsed = () => this.clock.monotonicMs?.() ?? this.clock.now();
+      const t0 = elapsed();
       const r = await this.appendWithRetry(append);
-      appendMs = performance.now() - t0;
+      appendMs = elapsed() - t0;
       this.version = r.nextExpectedVersion;
     } catch (e) {
       for (const d of decided) endDecisionSpan(d.span, { error: e });
@@ -382,7 +387,7 @@ export class WorkloadRunner {
         if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(`input for ${this.workloadId} not processed`);
         const delay = Math.min(2000, 50 * 2 ** i);
         this.deps.logger.warn({ workloadId: this.workloadId, err: e, retryInMs: delay }, 'event store unavailable; retrying append');
-        await new Promise((r) => setTimeout(r, delay));
+        await this.clock.sleep(delay);
       }
     }
   }
@@ -391,7 +396,7 @@ export class WorkloadRunner {
     for (const e of effects) {
       if (e.kind === 'cancel') {
         const h = this.handles.get(e.timerId);
-        if (h) clearTimeout(h);
+        if (h !== undefined) this.clock.clearTimeout(h);
         this.handles.delete(e.timerId);
       } else if (e.kind === 'schedule') {
         this.arm({ timerId: e.timerId, event: e.event, dueAt: input.at + e.delayMs });
@@ -404,14 +409,15 @@ export class WorkloadRunner {
 
   private arm(t: PendingTimer): void {
     const old = this.handles.get(t.timerId);
-    if (old) clearTimeout(old);
+    if (old !== undefined) this.clock.clearTimeout(old);
     const delay = Math.max(0, t.dueAt - this.deps.now());
-    const h = setTimeout(() => {
+    const h = this.clock.setTimeout(() => {
       this.handles.delete(t.timerId);
       if (!this.timers.has(t.timerId)) return;
       void this.submit({ type: 'TIMER_FIRED', at: this.deps.now(), timerId: t.timerId, event: t.event }, { actor: { kind: 'system', id: 'timer' } });
     }, delay);
-    h.unref?.();
+    // A workload's timer alone does not keep the process alive (production timers have unref).
+    (h as { unref?: () => void }).unref?.();
     this.handles.set(t.timerId, h);
   }
 

@@ -20,7 +20,7 @@ import {
 } from '@drc/contracts';
 import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
 import { foldPlanRunStream, planEventsForInput, planRunOpeningEvents, type Origin, type Writer } from '@drc/history';
-import type { Logger } from '@drc/runtime';
+import { systemClock, type Clock, type Logger, type Random } from '@drc/runtime';
 import { compilePlan, decidePlanRun, startPlanRun, viewPlanRun, type PlanRunSnapshot } from '@drc/statecharts';
 import { NotLeaderError, UnknownPlanError, UnknownPlanRunError } from '../errors';
 import { runHook } from './hooks';
@@ -44,6 +44,10 @@ export interface PlanManagerDeps {
   notifier?: Notifier;
   /** How often wait-for conditions are checked (ms). */
   pollMs?: number;
+  /** Timers (the OS's when absent). */
+  clock?: Clock;
+  /** Run id suffixes (crypto's when absent). */
+  random?: Random;
 }
 
 /** A plan input refused by the run's statechart (wrong state, unknown step…): HTTP 409. */
@@ -163,7 +167,7 @@ export class PlanManager {
     if (!this.active) throw new NotLeaderError('plan runs start on the leading coordinator');
     const compiled = this.compile(plan, args.mode, args.startApproval);
     const at = this.deps.now();
-    const runId = args.runId ?? `${plan.name.slice(0, 36)}-${at.toString(36)}-${randomBytes(3).toString('hex')}`;
+    const runId = args.runId ?? `${plan.name.slice(0, 36)}-${at.toString(36)}-${this.deps.random ? this.deps.random.uuid().slice(0, 6) : randomBytes(3).toString('hex')}`;
     const setup: PlanRunSetup = { runId, plan: plan.name, mode: args.mode, at, actor: args.actor, ...(args.reason ? { reason: args.reason } : {}), concurrency: compiled.concurrency, steps: compiled.steps };
     const started = startPlanRun(setup);
     const origin: Origin = { actor: args.actor, correlationId: `plan:${runId}` };
@@ -286,7 +290,7 @@ export class PlanManager {
           const behind = Object.entries(lags).filter(([, l]) => l > w.replicaLagBelowSeconds).map(([id, l]) => `${id} (${Number.isFinite(l) ? `${l} s` : 'no healthy replica'})`);
           return this.result(run, step.id, attempt, { status: 'failed', reason: `timed out after ${w.timeoutMs} ms: ${behind.join(', ')} above ${w.replicaLagBelowSeconds} s` });
         }
-        await new Promise((r) => setTimeout(r, this.deps.pollMs ?? 500));
+        await (this.deps.clock ?? systemClock).sleep(this.deps.pollMs ?? 500);
       }
     } finally {
       this.aborts.delete(ac);

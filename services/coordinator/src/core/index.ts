@@ -1,0 +1,1 @@
+export { CoordinatorCore, leaderBucketOf, type CoordinatorCoreDeps, type CoordinatorStats, type CoreMetrics } from './coordinator-core';
