@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '@drc/runtime';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeDriverContract } from '../contract';
+import { describeDriverContract } from '../../testing/index';
 import { isDriverError, type ActionContext } from '../driver';
 import { createExecDriver } from './exec-driver';
 

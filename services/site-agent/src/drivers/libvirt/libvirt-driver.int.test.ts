@@ -1,7 +1,7 @@
 import { createLogger } from '@drc/runtime';
 import { libvirtInstalled, startLibvirtSession, type LibvirtSession } from '@drc/test-kit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeDriverContract } from '../contract';
+import { describeDriverContract } from '../../testing/index';
 import { isDriverError, type ActionContext } from '../driver';
 import { driverFactory } from '../registry';
 import { createLibvirtDriver } from './libvirt-driver';

@@ -1,6 +1,6 @@
 import { CommandActionSchema, WorkloadRoleSchema, type CommandAction } from '@drc/contracts';
 import { describe, expect, it } from 'vitest';
-import { isDriverError, type ActionContext, type WorkloadDriver } from './driver';
+import { isDriverError, type ActionContext, type WorkloadDriver } from '../drivers/driver';
 
 /**
  * The driver contract: what the agent relies on from every driver, one suite that each driver's
