@@ -200,7 +200,19 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     sched.at(sched.now, () => void coord.start().catch(() => undefined), 'coord-start', proc);
   };
 
-  for (const c of clusters.values()) c.start();
+  // One event per round for every cluster (not one per cluster): the world's ticks need no
+  // process and start no async work, and per-cluster events were most of a run's steps.
+  const allClusters = [...clusters.values()];
+  const writeTick = () => {
+    for (const c of allClusters) c.clientWrite();
+    sched.after(1000, writeTick, 'pg-write', undefined);
+  };
+  const shipTick = () => {
+    for (const c of allClusters) c.shipWal();
+    sched.after(200, shipTick, 'pg-ship', undefined);
+  };
+  sched.after(500, writeTick, 'pg-write', undefined);
+  sched.after(100, shipTick, 'pg-ship', undefined);
   for (const s of sites) startWatchdog(s);
   for (const s of sites) startAgent(s);
   for (const id of coordIds) startCoordinator(id);

@@ -122,7 +122,8 @@ export class PgCluster {
     return c.wal.length;
   }
 
-  private clientWrite(): void {
+  /** One round of client writes (`start` schedules it; an estate may drive many clusters in one event). */
+  clientWrite(): void {
     for (const c of this.writable()) {
       const rec: WalRecord = { writeId: this.nextWrite++, timeline: c.timeline, at: this.sched.now };
       c.wal.push(rec);
@@ -140,7 +141,8 @@ export class PgCluster {
     return replica.wal[n - 1]!.writeId === upstream.wal[n - 1]!.writeId;
   }
 
-  private shipWal(): void {
+  /** One round of WAL shipping (see clientWrite). */
+  shipWal(): void {
     for (const r of this.copies.values()) {
       if (r.role !== 'replica' || r.down || r.upstream === undefined) continue;
       const up = this.copies.get(r.upstream);
