@@ -109,7 +109,7 @@ export class CoordinatorCore {
       stats: this.stats,
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
     });
-    this.notifier = new Notifier(config.notifications, deps.logger, this.id);
+    this.notifier = new Notifier(config.notifications, deps.logger, this.id, this.now);
     this.plans = new PlanManager({
       config,
       store: deps.store,

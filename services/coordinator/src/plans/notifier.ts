@@ -26,6 +26,8 @@ export class Notifier {
     private readonly config: NotificationsConfig,
     private readonly logger: Logger,
     private readonly coordinatorId: string,
+    /** The time a notification is dated with when the caller gives none (the core's clock). */
+    private readonly now: () => number = () => Date.now(),
   ) {
     const smtp = config.smtp;
     if (smtp) {
@@ -42,7 +44,7 @@ export class Notifier {
     }
   }
 
-  notify(event: NotificationEvent, payload: Record<string, unknown>, at = Date.now()): void {
+  notify(event: NotificationEvent, payload: Record<string, unknown>, at = this.now()): void {
     const body = { kind: 'drc.notification', event, at: new Date(at).toISOString(), coordinatorId: this.coordinatorId, ...payload };
     for (const hook of this.config.webhooks) {
       if (hook.events && !hook.events.includes(event)) continue;
