@@ -1,4 +1,5 @@
-import { createSubjects, DEFAULT_POLICY, type Policy, type SiteConfig, type WorkloadSetup } from '@drc/contracts';
+import { createSubjects, DEFAULT_POLICY, DrcConfigSchema, effectivePolicy, type Policy, type WorkloadSetup } from '@drc/contracts';
+import { CoordinatorCore, leaseRequestTimeoutMs } from '@drc/coordinator';
 import { createMemoryEventData, createMemoryEventStore, type MemoryEventData } from '@drc/event-store';
 import type { Logger } from '@drc/runtime';
 import { InvariantChecker, type Violation } from '../check/invariants';
@@ -14,7 +15,6 @@ import { CALM_PG, SimPgDriver } from '../pg/driver';
 import { planFaults, type FaultEvent, type FaultPlan } from './faults';
 import { AgentCore, emptyAgentState, type AgentState } from '@drc/site-agent';
 import { diskJournal, simWitness, SimWatchdog } from './sim-site';
-import { SimCoordinator } from './sim-coordinator';
 
 export interface EstateConfig {
   seed: number;
@@ -172,8 +172,14 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     agents.set(siteId, agent);
     sched.at(sched.now, () => void agent.start().catch(() => undefined), 'agent-start', proc);
   };
-  const siteConfigs: SiteConfig[] = sites.map((id, i) => ({ id, priority: i + 1 }));
-  const coordinators = new Map<string, SimCoordinator>();
+  const config = DrcConfigSchema.parse({
+    nats: { url: 'nats://sim:4222', prefix: subjects.prefix, replicas: 1 },
+    coordinator: { siteLeaseTtlMs: LEASE_TTL_MS, startupGraceMs: 10_000, leaderTtlMs: LEASE_TTL_MS, replicaRefreshMs: 30_000 },
+    sites: sites.map((id, i) => ({ id, priority: i + 1 })),
+    workloads: workloads.map((w) => ({ id: w.workloadId, kind: 'database', driver: { type: 'postgres' }, primarySite: w.primarySite, replicaSites: sites.filter((x) => x !== w.primarySite), policy: w.policy })),
+  });
+  for (const w of config.workloads) policies.set(w.id, effectivePolicy(config, w));
+  const coordinators = new Map<string, CoordinatorCore>();
   const storeDown = { until: -1 };
   const startCoordinator = (id: string) => {
     const proc = sched.process(id);
@@ -192,9 +198,10 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
         if (sched.now < storeDown.until) throw new Error('event store outage (simulated)');
       },
     });
-    const coord = new SimCoordinator({
-      id, subjects, sites: siteConfigs, workloads, sched, proc, clock, bus: js.connect(id, proc, clock), leases: kv.client(id, clock, Math.max(100, Math.floor(LEASE_TTL_MS / 3))), store, logger,
-      siteLeaseTtlMs: LEASE_TTL_MS, leaderTtlMs: LEASE_TTL_MS, startupGraceMs: 10_000,
+    const coord = new CoordinatorCore({
+      config, store, logger, clock, random: root.fork(`${id}-${proc.incarnation}`), bus: js.connect(id, proc, clock),
+      leases: kv.client(id, clock, leaseRequestTimeoutMs(LEASE_TTL_MS)),
+      coordinatorId: id,
     });
     coordinators.set(id, coord);
     sched.at(sched.now, () => void coord.start().catch(() => undefined), 'coord-start', proc);

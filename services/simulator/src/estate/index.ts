@@ -1,4 +1,3 @@
 export { runEstate, type EstateConfig, type RunResult } from './estate';
 export { planFaults, FAULT_KINDS, type FaultKind, type FaultEvent, type FaultPlan, type PlanShape } from './faults';
-export { SimCoordinator } from './sim-coordinator';
 export { diskJournal, simWitness, SimWatchdog } from './sim-site';
