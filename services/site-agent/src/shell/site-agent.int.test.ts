@@ -1,5 +1,5 @@
 import { CommandResultSchema, createSubjects, type Command, type CommandResult } from '@drc/contracts';
-import { connectNats, createLogger, decodeJson, type NatsConnection } from '@drc/runtime';
+import { connectNats, createLogger, decodeJson, ensureStreams, jetStreamOf, type NatsConnection } from '@drc/runtime';
 import { createTcpProxy, deleteStreams, eventually, natsUrl, uniquePrefix, type TcpProxy } from '@drc/test-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -176,5 +176,37 @@ describe('site agent - its watchdog hears of every heartbeat round', () => {
     // The first round: a liveness line without a lease, then the renewal with its deadline.
     expect(lines[0], JSON.stringify(lines.slice(0, 4))).not.toHaveProperty('leaseDeadline');
     expect(lines[1]?.leaseDeadline, JSON.stringify(lines.slice(0, 4))).toEqual(expect.any(Number));
+  });
+});
+
+describe('site agent - its command consumer starts at new commands (the NATS bus shell)', () => {
+  it('a new agent never runs a command published before its consumer existed, and runs one published after', async () => {
+    const prefix = uniquePrefix('agentnew');
+    const subjects = createSubjects(prefix);
+    const nc = await connectNats({ url: natsUrl(), name: 'agent-new-consumer' });
+    const publisher = await connectNats({ url: natsUrl(), name: 'agent-new-consumer-pub' });
+    const driver = new SimDriver('primary', { lagSeconds: 0, actionDelayMs: 0 });
+    const agent = new SiteAgent({ siteId: 'A', agentId: 'agent-A', prefix, nc, workloads: [{ workloadId: 'w', driver }], peerSites: [], heartbeatMs: 100, leaseTtlMs: 60_000, logger });
+    try {
+      await ensureStreams(publisher, subjects);
+      const js = jetStreamOf(publisher);
+      const old = command({ commandId: 'old-fence', action: 'fence', epoch: 1 });
+      await js.publish(subjects.commands('A'), enc(old));
+      await agent.start();
+      const results: CommandResult[] = [];
+      publisher.subscribe(subjects.commandResult('A'), { callback: (_e, m) => void results.push(CommandResultSchema.parse(decodeJson(m.data))) });
+      await publisher.flush();
+      const fresh = command({ commandId: 'new-promote', action: 'promote', epoch: 2 });
+      await js.publish(subjects.commands('A'), enc(fresh));
+      await eventually(() => results.some((r) => r.commandId === 'new-promote'), 10_000, 20);
+      expect(results.map((r) => r.commandId)).toEqual(['new-promote']);
+      expect(driver.actionCounts.fence ?? 0).toBe(0);
+      expect(driver.actionCounts.promote).toBe(1);
+    } finally {
+      await agent.stop();
+      await nc.close();
+      await publisher.close();
+      await deleteStreams(subjects.streams.agents.replace(/_AGENTS$/, '_'));
+    }
   });
 });

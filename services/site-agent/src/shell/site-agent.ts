@@ -2,7 +2,7 @@ import { systemClock, systemRandom, type Clock, type NatsConnection } from '@drc
 import { AgentCore, type AgentCoreOptions } from '../agent/core';
 import { MemoryAgentJournal } from '../agent/journal';
 import type { AgentJournal } from '../agent/ports';
-import { NatsAgentBus } from './nats-bus';
+import { createNatsAgentBus, type NatsAgentBus } from './nats-bus';
 
 /**
  * The production agent: the agent core over NATS, the OS clock and crypto randomness. Options as
@@ -26,7 +26,7 @@ export class SiteAgent extends AgentCore {
   constructor(opts: SiteAgentOptions) {
     const { nc, now, journal, streamReplicas, ...rest } = opts;
     const clock: Clock = now ? { ...systemClock, now } : systemClock;
-    const bus = new NatsAgentBus(nc);
+    const bus = createNatsAgentBus(nc);
     super({ ...rest, clock, random: systemRandom, bus, journal: journal ?? new MemoryAgentJournal() });
     this.natsBus = bus;
     this.streamReplicas = streamReplicas ?? 1;
