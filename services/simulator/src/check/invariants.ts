@@ -69,6 +69,11 @@ export class InvariantChecker {
     this.o.sched.trace.record(this.o.sched.now, 'checker', 'VIOLATION', `${invariant}: ${detail}`);
   }
 
+  /** A violation found outside the checker (the estate's unhandled-rejection hook). */
+  report(invariant: string, detail: string): void {
+    this.violate(invariant, detail);
+  }
+
   /** Hook: an agent recorded a new newest epoch for a workload. */
   onEpoch(siteId: string, workloadId: string, from: number, to: number): void {
     this.counts.epochsRecorded++;
@@ -114,7 +119,12 @@ export class InvariantChecker {
   private onPromote(workloadId: string, c: PgCluster, siteId: string): void {
     this.counts.promotions++;
     const others = c.writable().filter((x) => x.siteId !== siteId);
-    if (others.length > 0) this.violate('no promotion while another copy takes writes', `${workloadId}: ${siteId} promoted while ${others.map((x) => x.siteId).join(', ')} accept writes`);
+    // Told apart for triage: a copy drc left writable, and an old primary that came back writable
+    // by itself (its host restarted in place) before drc fenced it.
+    const left = others.filter((x) => x.restartedWritableAt === undefined);
+    const back = others.filter((x) => x.restartedWritableAt !== undefined);
+    if (left.length > 0) this.violate('no promotion while another copy takes writes', `${workloadId}: ${siteId} promoted while ${left.map((x) => x.siteId).join(', ')} accept writes`);
+    if (back.length > 0) this.violate('no promotion while a restarted old primary takes writes', `${workloadId}: ${siteId} promoted while ${back.map((x) => `${x.siteId} (writable again since +${((x.restartedWritableAt ?? 0) / 1000).toFixed(3)}s)`).join(', ')} accept writes`);
     // Walk back from the newest event to the failover that led here, noting confirmed fences.
     const stream = this.o.events.streams.get(`workload-${workloadId}`) ?? [];
     const fenced = new Set<string>();

@@ -45,6 +45,8 @@ export interface RunResult {
   tail: TraceEntry[];
   estate: { sites: number; coordinators: number; workloads: number; synchronous: number };
   counts: Record<string, number>;
+  /** With keepTrace: every trace entry and every stored event (for timelines of a failure). */
+  full?: { trace: TraceEntry[]; events: MemoryEventData['log'] };
 }
 
 const LEASE_TTL_MS = 3000;
@@ -297,6 +299,20 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
   };
   for (const f of plan.events) sched.at(f.at, () => apply(f), 'fault', undefined);
 
+  // A rejection nobody handles kills a production process (runtime's runProcess exits 1 on it):
+  // here it is a violation, and the process it happened in crashes and restarts a second later.
+  const restartOf = (p: SimProcess): (() => void) | undefined => {
+    if (p.id.startsWith('agent-')) return () => startAgent(p.id.slice('agent-'.length));
+    if (coordIds.includes(p.id)) return () => startCoordinator(p.id);
+    return undefined;
+  };
+  const onUnhandled = (e: unknown) => {
+    const p = sched.current;
+    checker.report('no process dies of an unhandled rejection', `${p?.id ?? 'world'}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' / ') ?? String(e)}`);
+    const restart = p ? restartOf(p) : undefined;
+    if (p && restart) crashFor(p, 1000, restart);
+  };
+  process.on('unhandledRejection', onUnhandled);
   const stopWith = await withVirtualGlobals(sched, clockOf, () =>
     sched.run({
       until: durationMs,
@@ -308,6 +324,7 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
       },
     }),
   );
+  process.off('unhandledRejection', onUnhandled);
   if (stopWith !== 'violation') checker.finish();
   void stopWith;
   const counts: Record<string, number> = {
@@ -334,5 +351,6 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     tail: trace.tail(),
     estate: { sites: sites.length, coordinators: coordIds.length, workloads: workloadCount, synchronous },
     counts,
+    ...(trace.all ? { full: { trace: trace.all, events: events.log } } : {}),
   };
 }

@@ -31,6 +31,8 @@ export interface PgCopy {
   diverged: boolean;
   /** Extra replication lag this replica has now (ms), on top of the shipping interval. */
   extraLagMs: number;
+  /** Set when the copy came back writable by itself (its host restarted with the primary role on disk); cleared by any operation. */
+  restartedWritableAt?: number | undefined;
 }
 
 /** A write the client saw acknowledged, and by which copy. */
@@ -250,6 +252,8 @@ export class PgCluster {
 
   private note(siteId: string, kind: string, detail = ''): void {
     this.changes++;
+    const c = this.copies.get(siteId);
+    if (c) c.restartedWritableAt = kind === 'host-up' && this.acceptsWrites(c) ? this.sched.now : undefined;
     for (const l of this.listeners) l(kind, siteId);
     this.sched.trace.record(this.sched.now, `pg-${this.opts.workloadId}`, kind, `${siteId} ${detail}`.trim());
   }
