@@ -103,6 +103,8 @@ export class AgentCore {
     this.now = () => opts.clock.now();
     this.byWorkload = new Map(opts.workloads.map((w) => [w.workloadId, w.driver]));
     this.peerSentAt = opts.peerSentAt ?? new Map();
+    // A new run counts its lease from its start (see the known gap in core.unit.test.ts: a run
+    // restarted inside its predecessor's lease while cut off keeps its primary up to a lease too long).
     this.lastRenewedAt = this.now();
     this.incarnation = opts.incarnation ?? { id: opts.random.uuid(), startedAt: this.now() };
     this.commands = new CommandExecutor({

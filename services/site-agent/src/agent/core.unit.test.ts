@@ -238,6 +238,39 @@ describe('agent core - invariant 1: a cut-off agent fences its primary once its 
     await core.stop();
   });
 
+  // KNOWN GAP (found while extracting the core; not fixed here, the fix is a design choice): the
+  // coordinator takes A's lease as lapsed 3 s after the last heartbeat it got and, fenceMarginMs
+  // (1 s by default) later, treats that as A's fence and promotes elsewhere. A run that restarts
+  // inside that lease, cut from NATS and its peers, counts a fresh lease from its own start and
+  // fences only ~3 s after it (here at +7.5 s instead of by +6 s): two writable copies meanwhile.
+  // The successor watchdog defers to a live, beating agent, so it does not cover this. Candidate
+  // fixes: journal the last renewal (AgentJournal) and count from it; or hold no lease until
+  // renewed (too eager: a slow first flush under load, peers not yet heard, would fence a
+  // healthy primary at every start). `it.fails` passes while the gap is there; make it `it`
+  // once fixed.
+  it.fails('a run restarted while cut off fences before its predecessor\'s lease + margin is taken as a fence', async () => {
+    const clock = new ManualClock();
+    const bus = new FakeBus();
+    const disk: AgentState = { epochs: new Map(), results: new Map() };
+    const run = (seed: number, driver: FakeDriver) =>
+      new AgentCore({ siteId: 'A', agentId: 'A@host', prefix, workloads: [{ workloadId: 'w1', driver }], peerSites: ['B', 'C'], heartbeatMs: 1000, leaseTtlMs: 3000, logger, clock, random: seededRandom(seed), bus, journal: new MemoryAgentJournal(disk) });
+    const first = run(1, new FakeDriver('primary', clock));
+    await first.start();
+    await clock.advance(2500); // renewed at +0, +1 s, +2 s
+    const lastRenewal = first.leaseRenewedAt;
+    bus.linkUp = false;
+    await first.stop(); // crashes at +2.5 s
+    await clock.advance(2000);
+    const copy = new FakeDriver('primary', clock); // the same copy, as the restarted run sees it
+    const second = run(2, copy);
+    const starting = second.start(); // back at +4.5 s, inside the lease its previous run renewed (its first flush waits on the clock)
+    await clock.advance(lastRenewal + 3000 + 1000 - clock.now());
+    await starting;
+    expect(copy.role, `fenced by ${lastRenewal + 4000 - T0} ms: the lapsed lease + margin`).toBe('fenced');
+    expect(second.hasSelfFenced).toBe(true);
+    await second.stop();
+  });
+
   it('does not fence when its witness still hears a majority (cut from NATS only)', async () => {
     const witness: WitnessProbe = { start: async () => {}, stop: async () => {}, probeAll: async (heard) => heard('B') };
     const { clock, bus, w1, core } = estate({ witness });
