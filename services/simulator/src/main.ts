@@ -1,12 +1,13 @@
 import { buildTimeline } from '@drc/history';
 import { renderTimeline } from './kernel/trace';
-import { runEstate, type RunResult } from './estate/index';
+import { REGRESSIONS, runEstate, type Regression, type RunResult } from './estate/index';
 
 /**
  * `npm run sim -- --seed S` replays one run exactly and prints its trace hash and a summary;
  * `npm run sim -- --seeds N [--from S]` runs a batch and ends with `N passed, M failed`.
  * Options: --duration <simulated seconds> (default 600), --workloads N, --coordinators N,
- * --tail N (timeline lines printed for a failure, default 60).
+ * --tail N (timeline lines printed for a failure, default 60), --regress NAME[,NAME] (re-create a
+ * fixed defect's behaviour to show the simulator finds it; see EstateConfig.regressions).
  */
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -52,7 +53,9 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const durationMs = int(args.duration, 'duration', 600)! * 1000;
   const tail = int(args.tail, 'tail', 60)!;
-  const shape = { durationMs, ...(args.workloads ? { workloads: int(args.workloads, 'workloads')! } : {}), ...(args.coordinators ? { coordinators: int(args.coordinators, 'coordinators')! } : {}) };
+  const regressions = (args.regress ?? '').split(',').filter(Boolean) as Regression[];
+  for (const r of regressions) if (!(REGRESSIONS as readonly string[]).includes(r)) throw new Error(`--regress: unknown "${r}" (known: ${REGRESSIONS.join(', ')})`);
+  const shape = { durationMs, ...(regressions.length > 0 ? { regressions } : {}), ...(args.workloads ? { workloads: int(args.workloads, 'workloads')! } : {}), ...(args.coordinators ? { coordinators: int(args.coordinators, 'coordinators')! } : {}) };
   if (args.seed !== undefined) {
     const r = await runEstate({ seed: int(args.seed, 'seed')!, ...shape });
     console.log(summary(r));

@@ -31,7 +31,17 @@ export interface EstateConfig {
   plan?: (shape: Parameters<typeof planFaults>[1], rng: Prng) => FaultPlan;
   /** Stop at the first violation (batches) instead of running to the end. */
   stopOnViolation?: boolean;
+  /**
+   * Re-creates, from the simulator's side, the wire behaviour of a fixed defect, to show the
+   * simulator finds it (issue 18 acceptance): 'agent-incarnation-reused' restarts an agent under
+   * its previous incarnation, its seq starting at 0 again: what every agent did before issue 17,
+   * item 2 (the coordinator then takes its messages for replays).
+   */
+  regressions?: ReadonlyArray<Regression>;
 }
+
+export const REGRESSIONS = ['agent-incarnation-reused'] as const;
+export type Regression = (typeof REGRESSIONS)[number];
 
 export interface RunResult {
   seed: number;
@@ -129,6 +139,7 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
   const clockOf = (p: SimProcess | undefined) => (p ? clocks.get(p) : undefined);
   const disks = new Map<string, AgentState>(sites.map((s) => [s, emptyAgentState()]));
   const agents = new Map<string, AgentCore>();
+  const regress = new Set(cfg.regressions ?? []);
   const watchdogs = new Map<string, SimWatchdog>();
   const procRng = root.fork('procs');
   const clockFor = (proc: SimProcess) => {
@@ -170,6 +181,7 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
       journal: diskJournal(disks.get(siteId)!, (w, from, to) => checker.onEpoch(siteId, w, from, to)),
       witness: simWitness({ net, siteId, peers: sites.filter((s) => s !== siteId), clock, alive: (p) => sched.process(`agent-${p}`).state !== 'crashed', timeoutMs: 500 }),
       ...(wd ? { watchdog: { beat: (b) => wd.beat(b) } } : {}),
+      ...(regress.has('agent-incarnation-reused') && agents.get(siteId) ? { incarnation: agents.get(siteId)!.incarnation } : {}),
     });
     agents.set(siteId, agent);
     sched.at(sched.now, () => void agent.start().catch(() => undefined), 'agent-start', proc);

@@ -1,3 +1,3 @@
-export { runEstate, type EstateConfig, type RunResult } from './estate';
+export { runEstate, REGRESSIONS, type EstateConfig, type RunResult, type Regression } from './estate';
 export { planFaults, FAULT_KINDS, type FaultKind, type FaultEvent, type FaultPlan, type PlanShape } from './faults';
 export { diskJournal, simWitness, SimWatchdog } from './sim-site';
