@@ -62,6 +62,10 @@ export class SimPgDriver implements WorkloadDriver {
 
   async execute(action: CommandAction, params: Record<string, unknown>, ctx: ActionContext): Promise<ActionOutcome> {
     if (ctx.signal.aborted || this.clock.now() > ctx.deadline) throw new DriverError(`${action}: deadline passed before it started`);
+    // A demote or reprotect (pg_rewind) stops the server first: an old primary takes no writes
+    // while it is being turned into a replica, however long that takes.
+    const before = this.cluster.copy(this.siteId);
+    if ((action === 'demote' || action === 'reprotect') && !before.down && before.role === 'primary') this.cluster.stop(this.siteId);
     const [lo, hi] = this.faults.actionMs;
     const ms = lo + this.rng.next() * (hi - lo);
     if (ms > 0) await this.clock.sleep(ms);
