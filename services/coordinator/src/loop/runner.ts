@@ -1,11 +1,12 @@
 import { workloadStream, type Command, type CommandRequest, type Decision, type WorkloadInput, type WorkloadSetup, type WorkloadView } from '@drc/contracts';
-import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
+import { isWrongExpectedVersionError, type EventStore, type NewEvent } from '@drc/event-store';
 import { decideWorkload, persistWorkload, restoreWorkload, startWorkload, stateOf, STATECHART_VERSION, viewWorkload, type Effect, type WorkloadSnapshot } from '@drc/statecharts';
 import { endDecisionSpan, startDecisionSpan, systemClock, traceIdOf, type Clock, type Logger, type TimerHandle } from '@drc/runtime';
-import { context, trace, type Context, type Tracer } from '@opentelemetry/api';
+import { context, trace, type Context, type Span, type Tracer } from '@opentelemetry/api';
 import { eventsForStep, registrationEvent, type Origin, type Writer } from '@drc/history';
 import { foldWorkloadStream, foldWorkloadTail, settle, type PendingCommand, type PendingTimer } from '@drc/history';
 import { NotLeaderError } from '../errors';
+import { runStreamStep, WORKLOAD_STREAM_RETRY } from './stream-loop';
 import { fencedSites, noteFenceEvent, persistFenceMarks, restoreFenceMarks, type FenceMarks, type PersistedFenceMarks } from './fence-marks';
 
 /** A step decided in the same moment as the input that led to it (a timer due at once). */
@@ -27,6 +28,13 @@ interface Queued {
   ctx: Context;
   resolve: (o: StepOutcome | undefined) => void;
   reject: (e: unknown) => void;
+}
+
+/** A batch decided but not yet appended: each input's span and chain, the events, the state after. */
+interface DecidedBatch {
+  decided: Array<{ q: Queued; span: Span; chain: ChainStep[] }>;
+  events: NewEvent[];
+  snapshot: WorkloadSnapshot;
 }
 
 /** Inputs decided together into one append at most (a bound on one transaction's size). */
@@ -290,12 +298,51 @@ export class WorkloadRunner {
   /**
    * decide (each input in turn, each in its own decision span) → one append of everything with
    * the expected version → then, input by input in its span, settle and dispatch. Nothing is
-   * dispatched or armed unless the append succeeded.
+   * dispatched or armed unless the append succeeded. The stream loop (stream-loop.ts) runs the
+   * steps under the workload policy: after a conflict the inputs are decided again on top of the
+   * other writer's history, an unavailable store is waited out while this coordinator may act.
    */
-  private async processBatch(batch: Queued[], attempt = 0): Promise<Array<StepOutcome | undefined>> {
-    if (this.stopped) return batch.map(() => undefined);
-    if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(`input for ${this.workloadId} not processed`);
+  private processBatch(batch: Queued[]): Promise<Array<StepOutcome | undefined>> {
     const tracer = this.deps.tracer ?? trace.getTracer('drc-coordinator');
+    const notProcessed = () => new NotLeaderError(`input for ${this.workloadId} not processed`);
+    return runStreamStep<DecidedBatch, Array<StepOutcome | undefined>>({
+      store: this.deps.store,
+      stream: this.stream,
+      policy: WORKLOAD_STREAM_RETRY,
+      clock: this.clock,
+      ...(this.deps.gate ? { gate: this.deps.gate } : {}),
+      version: () => this.version,
+      precheck: () => {
+        if (this.stopped) return { result: batch.map(() => undefined) };
+        if (this.deps.canAct && !this.deps.canAct()) throw notProcessed();
+        return undefined;
+      },
+      decide: () => this.decideBatch(batch, tracer),
+      events: (d) => d.events,
+      abandon: (d, e) => {
+        for (const x of d.decided) endDecisionSpan(x.span, { error: e });
+      },
+      reload: async (e) => {
+        // Another writer appended: take its history as truth and decide these inputs again on top of it.
+        this.deps.logger.warn({ workloadId: this.workloadId, err: e }, 'stream moved under us; rehydrating');
+        this.stop();
+        this.stopped = false;
+        await this.rehydrate();
+        for (const t of this.timers.values()) this.arm(t);
+      },
+      mayRetry: () => {
+        if (this.stopped) return false;
+        if (this.deps.canAct && !this.deps.canAct()) throw notProcessed();
+        return true;
+      },
+      onRetry: (e, retryInMs) => this.deps.logger.warn({ workloadId: this.workloadId, err: e, retryInMs }, 'event store unavailable; retrying append'),
+      commit: (d, nextVersion, appendMs) => this.commitBatch(d, nextVersion, appendMs),
+      dispatch: (d) => this.dispatchBatch(d),
+    });
+  }
+
+  /** Pure but for the spans it starts. Decides a batch of inputs in order, and the events recording them. */
+  private decideBatch(batch: Queued[], tracer: Tracer): DecidedBatch {
     let snapshot = this.snapshot;
     const decided = batch.map((q) => {
       const span = startDecisionSpan(tracer, { workloadId: this.workloadId, inputType: q.input.type, stateBefore: stateOf(snapshot) }, q.ctx);
@@ -322,27 +369,12 @@ export class WorkloadRunner {
         });
       }),
     );
-    let appendMs = 0;
-    try {
-      const append = () => this.deps.store.append(this.stream, events, { expectedVersion: this.version });
-      const elapsed = () => this.clock.monotonicMs?.() ?? this.clock.now();
-      const t0 = elapsed();
-      const r = await this.appendWithRetry(append);
-      appendMs = elapsed() - t0;
-      this.version = r.nextExpectedVersion;
-    } catch (e) {
-      for (const d of decided) endDecisionSpan(d.span, { error: e });
-      if (isWrongExpectedVersionError(e) && attempt < 3) {
-        // Another writer appended: take its history as truth and decide these inputs again on top of it.
-        this.deps.logger.warn({ workloadId: this.workloadId, err: e }, 'stream moved under us; rehydrating');
-        this.stop();
-        this.stopped = false;
-        await this.rehydrate();
-        for (const t of this.timers.values()) this.arm(t);
-        return this.processBatch(batch, attempt + 1);
-      }
-      throw e;
-    }
+    return { decided, events, snapshot };
+  }
+
+  /** The batch is appended: its state, fence marks, pending timers and commands become the runner's. */
+  private commitBatch({ decided, events, snapshot }: DecidedBatch, nextVersion: number, appendMs: number): void {
+    this.version = nextVersion;
     this.snapshot = snapshot;
     for (const ev of events) noteFenceEvent(this.fences, ev.type, ev.data);
     this.cachedView = undefined; // the marks may change under an unchanged snapshot (a late fence result)
@@ -353,6 +385,10 @@ export class WorkloadRunner {
       }
     }
     this.maybeSnapshot(events.length);
+  }
+
+  /** Input by input, in its decision span: commands sent, timers armed; the outcomes for the submitters. */
+  private async dispatchBatch({ decided }: DecidedBatch): Promise<Array<StepOutcome | undefined>> {
     const outcomes: Array<StepOutcome | undefined> = [];
     for (const { q, span, chain } of decided) {
       const first = chain[0]!;
@@ -374,22 +410,6 @@ export class WorkloadRunner {
     }
     this.deps.onChange?.(this.view);
     return outcomes;
-  }
-
-  private async appendWithRetry<T>(fn: () => Promise<T>): Promise<T> {
-    const gate = this.deps.gate ?? ((f: () => Promise<T>) => f());
-    for (let i = 0; ; i++) {
-      try {
-        return await gate(fn);
-      } catch (e) {
-        const retryable = typeof e === 'object' && e !== null && (e as { retryable?: unknown }).retryable === true;
-        if (!retryable || this.stopped) throw e;
-        if (this.deps.canAct && !this.deps.canAct()) throw new NotLeaderError(`input for ${this.workloadId} not processed`);
-        const delay = Math.min(2000, 50 * 2 ** i);
-        this.deps.logger.warn({ workloadId: this.workloadId, err: e, retryInMs: delay }, 'event store unavailable; retrying append');
-        await this.clock.sleep(delay);
-      }
-    }
   }
 
   private async carryOut(input: WorkloadInput, effects: ReadonlyArray<Effect>): Promise<void> {

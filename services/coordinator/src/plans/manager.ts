@@ -18,13 +18,14 @@ import {
   type WorkloadInput,
   type WorkloadView,
 } from '@drc/contracts';
-import { isWrongExpectedVersionError, type EventStore } from '@drc/event-store';
+import type { EventStore } from '@drc/event-store';
 import { foldPlanRunStream, planEventsForInput, planRunOpeningEvents, type Origin, type Writer } from '@drc/history';
 import { systemClock, type Clock, type Logger, type Random } from '@drc/runtime';
 import { compilePlan, decidePlanRun, startPlanRun, viewPlanRun, type PlanRunSnapshot } from '@drc/statecharts';
 import { NotLeaderError, UnknownPlanError, UnknownPlanRunError } from '../errors';
 import { runHook } from './hooks';
 import type { Notifier } from './notifier';
+import { PLAN_RUN_STREAM_RETRY, runStreamStep } from '../loop/stream-loop';
 import { alreadyThere, workloadStepOutcome } from './workload-step';
 
 /** What the plan manager needs from the coordinator. */
@@ -192,25 +193,35 @@ export class PlanManager {
   }
 
   private process(run: PlanRun, input: PlanRunInput, origin: Origin): Promise<PlanDecision[]> {
-    const p = run.queue.then(async () => {
-      if (run.stopped || !this.active || !this.deps.host.canAct()) throw new NotLeaderError(`plan run ${run.runId} input not processed`);
-      const step = decidePlanRun(run.snapshot, input);
-      const events = planEventsForInput(this.deps.writer, origin, input, step.decisions, String(step.snapshot.value));
-      try {
-        const r = await this.deps.store.append(planRunStream(run.runId), events, { expectedVersion: run.version });
-        run.version = r.nextExpectedVersion;
-      } catch (e) {
-        if (isWrongExpectedVersionError(e)) {
-          // Another coordinator wrote this run: we are not the leader any more.
+    // The same stream loop as workload streams, under the plan-run policy: a conflict means
+    // another coordinator writes this run (we are not the leader any more), so the run stops here.
+    const p = run.queue.then(() =>
+      runStreamStep<ReturnType<typeof decidePlanRun>, PlanDecision[]>({
+        store: this.deps.store,
+        stream: planRunStream(run.runId),
+        policy: PLAN_RUN_STREAM_RETRY,
+        clock: this.deps.clock ?? systemClock,
+        version: () => run.version,
+        precheck: () => {
+          if (run.stopped || !this.active || !this.deps.host.canAct()) throw new NotLeaderError(`plan run ${run.runId} input not processed`);
+          return undefined;
+        },
+        decide: () => decidePlanRun(run.snapshot, input),
+        events: (step) => planEventsForInput(this.deps.writer, origin, input, step.decisions, String(step.snapshot.value)),
+        onStop: (e) => {
           run.stopped = true;
           this.deps.logger.error({ runId: run.runId, err: e }, 'plan run stream moved under us: stopping it here');
-        }
-        throw e;
-      }
-      run.snapshot = step.snapshot;
-      this.dispatch(run, step.decisions);
-      return step.decisions;
-    });
+        },
+        commit: (step, nextVersion) => {
+          run.version = nextVersion;
+          run.snapshot = step.snapshot;
+        },
+        dispatch: (step) => {
+          this.dispatch(run, step.decisions);
+          return step.decisions;
+        },
+      }),
+    );
     run.queue = p.catch(() => undefined);
     return p;
   }
