@@ -21,10 +21,8 @@ export default tseslint.config(
     // Production code never imports the test kit or the test runner: tests and fixtures
     // (`*.test.ts`, `*.fixture.ts`, `test/`, a package's `testing/` subpath) may. The
     // import-graph unit test (services/test-kit/src/import-graph.unit.test.ts) checks the same line.
-    // drivers/contract.ts is the shared driver test suite (site agent; would read better as
-    // drivers/testing/).
     files: ['services/*/src/**/*.ts'],
-    ignores: ['services/test-kit/**', '**/*.test.ts', '**/*.fixture.ts', '**/test/**', '**/testing/**', 'services/site-agent/src/drivers/contract.ts'],
+    ignores: ['services/test-kit/**', '**/*.test.ts', '**/*.fixture.ts', '**/test/**', '**/testing/**'],
     rules: {
       'no-restricted-imports': ['error', { patterns: [{ group: ['@drc/*/src/*', '**/services/*/src/**'], message: 'import a package through its public entry, never its internals' }, { group: ['@drc/test-kit', '@drc/test-kit/*', 'vitest', 'vitest/*', '@drc/e2e', '@drc/e2e/*'], message: 'production code imports no test code: move the importer to a *.fixture.ts or *.test.ts file' }] }],
     },
