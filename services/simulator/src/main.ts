@@ -36,7 +36,7 @@ function summary(r: RunResult): string {
     `  trace hash ${r.hash} (${r.traceEntries} entries, ${r.steps} steps)`,
     `  estate: ${r.estate.sites} sites, ${r.estate.coordinators} coordinator(s), ${r.estate.workloads} workloads (${r.estate.synchronous} synchronous)`,
     `  faults: ${r.plan.benign ? 'benign (pauses/restarts shorter than the lease) ' : ''}[${r.plan.enabled.join(', ')}], ${r.plan.events.length} scheduled`,
-    `  simulated ${(r.simulatedMs / 1000).toFixed(0)} s in ${(r.wallMs / 1000).toFixed(2)} s wall (${(r.simulatedMs / Math.max(1, r.wallMs)).toFixed(0)}x)`,
+    `  simulated ${(r.simulatedMs / 1000).toFixed(0)} s in ${(r.wallMs / 1000).toFixed(2)} s wall (${(r.simulatedMs / Math.max(1, r.wallMs)).toFixed(0)}x), ${(r.cpuMs / 1000).toFixed(2)} s CPU (${(r.simulatedMs / Math.max(1, r.cpuMs)).toFixed(0)}x)`,
     `  failovers started ${c.failovers ?? 0}, completed ${c.failoversCompleted ?? 0}, promotions ${c.promotions ?? 0}, fences ${c.fences ?? 0}, client writes ${c.clientWrites ?? 0}, events ${c.events ?? 0}`,
     `  bus: stored ${c.stored}, deduped ${c.deduped}, redelivered ${c.redelivered}, volatile dropped ${c.volatileDropped}, net dropped ${c.netDropped}; kv ops ${c.kvOps}`,
   ].join('\n');
@@ -74,11 +74,13 @@ async function main(): Promise<number> {
   let passed = 0;
   let failed = 0;
   let simMs = 0;
+  let cpuMs = 0;
   const t0 = performance.now();
   const faultCounts = new Map<string, number>();
   for (let seed = from; seed < from + n; seed++) {
     const r = await runEstate({ seed, ...shape, stopOnViolation: true });
     simMs += r.simulatedMs;
+    cpuMs += r.cpuMs;
     for (const e of r.plan.events) faultCounts.set(e.kind, (faultCounts.get(e.kind) ?? 0) + 1);
     for (const k of Object.keys(r.plan.rates)) faultCounts.set(k, (faultCounts.get(k) ?? 0) + 1);
     if (r.violations.length === 0) {
@@ -90,7 +92,7 @@ async function main(): Promise<number> {
     }
   }
   const wall = performance.now() - t0;
-  console.log(`simulated ${(simMs / 3_600_000).toFixed(2)} h in ${(wall / 1000).toFixed(1)} s wall: ${(simMs / wall).toFixed(0)} simulated s per wall s, ${((n / wall) * 60_000).toFixed(1)} runs per minute`);
+  console.log(`simulated ${(simMs / 3_600_000).toFixed(2)} h in ${(wall / 1000).toFixed(1)} s wall, ${(cpuMs / 1000).toFixed(1)} s CPU: ${(simMs / wall).toFixed(0)} simulated s per wall s (${(simMs / cpuMs).toFixed(0)} per CPU s, ${((simMs / 3_600_000) / (cpuMs / 60_000)).toFixed(2)} simulated h per CPU min), ${((n / wall) * 60_000).toFixed(1)} runs per minute`);
   console.log(`fault kinds exercised (events, or runs for whole-run rates): ${[...faultCounts].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
   console.log(`${passed} passed, ${failed} failed`);
   return failed > 0 ? 1 : 0;

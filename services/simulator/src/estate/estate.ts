@@ -50,6 +50,8 @@ export interface RunResult {
   plan: FaultPlan;
   simulatedMs: number;
   wallMs: number;
+  /** CPU time of this process during the run (user + system), ms: the machine may be shared. */
+  cpuMs: number;
   steps: number;
   traceEntries: number;
   tail: TraceEntry[];
@@ -81,6 +83,7 @@ function silentLogger(): Logger {
  */
 export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
   const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const root = new Prng(cfg.seed);
   const shapeRng = root.fork('shape');
   const trace = new Trace(400, cfg.keepTrace ?? false);
@@ -358,6 +361,7 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     plan,
     simulatedMs: sched.now,
     wallMs: performance.now() - wall0,
+    cpuMs: ((c) => (c.user + c.system) / 1000)(process.cpuUsage(cpu0)),
     steps: sched.steps,
     traceEntries: trace.count,
     tail: trace.tail(),
