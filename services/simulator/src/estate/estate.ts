@@ -321,12 +321,13 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     if (coordIds.includes(p.id)) return () => startCoordinator(p.id);
     return undefined;
   };
-  const onUnhandled = (e: unknown) => {
-    const p = sched.current;
-    checker.report('no process dies of an unhandled rejection', `${p?.id ?? 'world'}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' / ') ?? String(e)}`);
+  const dies = (what: string) => (e: unknown, p: SimProcess | undefined) => {
+    checker.report(`no process dies of an ${what}`, `${p?.id ?? 'world'}: ${(e as Error)?.stack?.split('\n').slice(0, 4).join(' / ') ?? String(e)}`);
     const restart = p ? restartOf(p) : undefined;
     if (p && restart) crashFor(p, 1000, restart);
   };
+  const onUnhandled = (e: unknown) => dies('unhandled rejection')(e, sched.current);
+  sched.onUncaught = dies('uncaught exception');
   process.on('unhandledRejection', onUnhandled);
   const stopWith = await withVirtualGlobals(sched, clockOf, () =>
     sched.run({

@@ -72,6 +72,11 @@ export class Scheduler {
   private heap: SimEvent[] = [];
   /** The process whose event (and the microtasks it started) is running now. */
   current: SimProcess | undefined;
+  /**
+   * Called with what an event's callback threw (an uncaught exception: in production the
+   * process dies of it). Unset: the run stops with the error.
+   */
+  onUncaught: ((error: unknown, proc: SimProcess | undefined) => void) | undefined;
   readonly processes = new Map<string, SimProcess>();
 
   constructor(readonly trace: Trace) {}
@@ -163,7 +168,12 @@ export class Scheduler {
       if (p && p.state === 'crashed') continue;
       this.current = p;
       this.steps++;
-      ev.fn();
+      try {
+        ev.fn();
+      } catch (e) {
+        if (!this.onUncaught) throw e;
+        this.onUncaught(e, p);
+      }
       await drainMicrotasks();
       this.current = undefined;
       const verdict = opts.afterStep?.(ev);
