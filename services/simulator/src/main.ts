@@ -1,13 +1,14 @@
 import { buildTimeline } from '@drc/history';
 import { renderTimeline } from './kernel/trace';
-import { REGRESSIONS, runEstate, type Regression, type RunResult } from './estate/index';
+import { REGRESSIONS, runEstate, shrinkSeed, type Regression, type RunResult } from './estate/index';
 
 /**
  * `npm run sim -- --seed S` replays one run exactly and prints its trace hash and a summary;
  * `npm run sim -- --seeds N [--from S]` runs a batch and ends with `N passed, M failed`.
  * Options: --duration <simulated seconds> (default 600), --workloads N, --coordinators N,
  * --tail N (timeline lines printed for a failure, default 60), --regress NAME[,NAME] (re-create a
- * fixed defect's behaviour to show the simulator finds it; see EstateConfig.regressions).
+ * fixed defect's behaviour to show the simulator finds it; see EstateConfig.regressions), --shrink
+ * (with --seed: shrink a failing seed's fault schedule to the events it needs, and print it).
  */
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -61,6 +62,15 @@ async function main(): Promise<number> {
     console.log(summary(r));
     if (r.violations.length > 0) {
       console.log(failure(r, tail));
+      if (args.shrink !== undefined) {
+        console.log(`shrinking seed ${r.seed}'s fault schedule (${r.plan.events.length} events)…`);
+        const s = await shrinkSeed({ seed: r.seed, ...shape }, { log: (l) => console.log(l) });
+        if (s) {
+          console.log(`shrunk in ${s.attempts} runs to ${s.plan.events.length} fault event(s), rates [${Object.keys(s.plan.rates).join(', ')}], ${(s.run.simulatedMs / 1000).toFixed(1)} simulated s:`);
+          for (const e of s.plan.events) console.log(`  +${(e.at / 1000).toFixed(3)}s ${e.kind} ${e.target}${e.other ? ` ${e.other}` : ''} ${e.durationMs} ms${e.amount !== undefined ? ` (${e.amount})` : ''}`);
+          console.log(failure(s.run, tail));
+        }
+      }
       return 1;
     }
     return 0;
