@@ -1,4 +1,6 @@
-import { buildTimeline } from '@drc/history';
+import { readFileSync } from 'node:fs';
+import { buildTimeline, type TimedEvent } from '@drc/history';
+import { SIM_EPOCH_MS } from './kernel/scheduler';
 import { renderTimeline } from './kernel/trace';
 import { REGRESSIONS, runEstate, shrinkSeed, type Regression, type RunResult } from './estate/index';
 
@@ -8,7 +10,8 @@ import { REGRESSIONS, runEstate, shrinkSeed, type Regression, type RunResult } f
  * Options: --duration <simulated seconds> (default 600), --workloads N, --coordinators N,
  * --tail N (timeline lines printed for a failure, default 60), --regress NAME[,NAME] (re-create a
  * fixed defect's behaviour to show the simulator finds it; see EstateConfig.regressions), --shrink
- * (with --seed: shrink a failing seed's fault schedule to the events it needs, and print it).
+ * (with --seed: shrink a failing seed's fault schedule to the events it needs, and print it),
+ * --regressions (run every seed in regression-seeds.json: which still fail).
  */
 function parseArgs(argv: string[]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -46,6 +49,17 @@ function summary(r: RunResult): string {
 function failure(r: RunResult, tailLines: number): string {
   const lines = [`FAILED seed ${r.seed} (replay: npm run sim -- --seed ${r.seed})`];
   for (const v of r.violations) lines.push(`  at +${(v.at / 1000).toFixed(3)}s  ${v.invariant}: ${v.detail}`);
+  // The failing workload's own stream, as drc's timeline renderer (`drc history`) shows it.
+  const workload = /\b(db\d+)\b/.exec(r.violations[0]?.detail ?? '')?.[1];
+  if (r.full && workload) {
+    // Up to the first violation (clocks are skewed by up to a second or so: a little after it).
+    const until = SIM_EPOCH_MS + r.violations[0]!.at + 2000;
+    const entries = buildTimeline(r.full.events.filter((e) => e.stream === `workload-${workload}`) as unknown as TimedEvent[])
+      .filter((h) => h.at === undefined || h.at <= until)
+      .slice(-tailLines);
+    lines.push('', `workload ${workload} up to the first violation, last ${entries.length} stream entries (times by the recording coordinator's clock, +s from the start):`);
+    for (const h of entries) lines.push(`  ${h.at !== undefined ? `+${((h.at - SIM_EPOCH_MS) / 1000).toFixed(3)}s` : ''.padEnd(9)} ${h.kind.padEnd(11)} ${h.summary}${h.details.length ? ` — ${h.details.slice(0, 2).join(' | ')}` : ''}`.slice(0, 240));
+  }
   lines.push('', `last ${tailLines} trace entries:`, renderTimeline(r.tail.filter((e) => e.kind !== 'timer' && e.kind !== 'interval' && e.kind !== 'sleep' && e.kind !== 'pg-write' && e.kind !== 'pg-ship').slice(-tailLines)));
   return lines.join('\n');
 }
@@ -58,7 +72,7 @@ async function main(): Promise<number> {
   for (const r of regressions) if (!(REGRESSIONS as readonly string[]).includes(r)) throw new Error(`--regress: unknown "${r}" (known: ${REGRESSIONS.join(', ')})`);
   const shape = { durationMs, ...(regressions.length > 0 ? { regressions } : {}), ...(args.workloads ? { workloads: int(args.workloads, 'workloads')! } : {}), ...(args.coordinators ? { coordinators: int(args.coordinators, 'coordinators')! } : {}) };
   if (args.seed !== undefined) {
-    const r = await runEstate({ seed: int(args.seed, 'seed')!, ...shape });
+    const r = await runEstate({ seed: int(args.seed, 'seed')!, ...shape, keepTrace: true });
     console.log(summary(r));
     if (r.violations.length > 0) {
       console.log(failure(r, tail));
@@ -74,6 +88,20 @@ async function main(): Promise<number> {
       return 1;
     }
     return 0;
+  }
+  if (args.regressions !== undefined) {
+    // Every seed that ever failed, at the duration it failed at: which still fail, and how.
+    const file = new URL('../regression-seeds.json', import.meta.url);
+    const list = (JSON.parse(readFileSync(file, 'utf8')) as { seeds: Array<{ seed: number; durationS: number; invariant: string; found: string }> }).seeds;
+    let still = 0;
+    for (const s of list) {
+      const r = await runEstate({ seed: s.seed, durationMs: s.durationS * 1000, stopOnViolation: true });
+      const same = r.violations.some((v) => v.invariant === s.invariant);
+      if (r.violations.length > 0) still++;
+      console.log(`seed ${s.seed} (${s.durationS} s): ${r.violations.length === 0 ? 'passes now' : same ? 'still fails' : 'fails otherwise'}: ${r.violations[0] ? `${r.violations[0].invariant}: ${r.violations[0].detail.slice(0, 160)}` : s.found}`);
+    }
+    console.log(`${list.length - still} passed, ${still} failed`);
+    return still > 0 ? 1 : 0;
   }
   const n = int(args.seeds, 'seeds');
   if (n === undefined) {
