@@ -143,10 +143,9 @@ export class SimJetStream {
     const conn: Connection = { node, proc, incarnation: proc.incarnation, subs: [] };
     this.connections.add(conn);
     const timeoutMs = opts.publishTimeoutMs ?? 5000;
-    const js = this;
     const alive = () => conn.incarnation === proc.incarnation && proc.state !== 'crashed';
     return {
-      publish(subject, data, popts?: PublishOptions) {
+      publish: (subject, data, popts?: PublishOptions) => {
         return new Promise<void>((resolve, reject) => {
           let settled = false;
           const timer = clock.setTimeout(() => {
@@ -155,7 +154,7 @@ export class SimJetStream {
             reject(Object.assign(new Error(`publish ${subject}: timeout`), { code: 'TIMEOUT' }));
           }, timeoutMs);
           const answer = (err?: Error) => {
-            js.net.send(js.node, node, 'js-puback', () => {
+            this.net.send(this.node, node, 'js-puback', () => {
               if (settled) return;
               settled = true;
               clock.clearTimeout(timer);
@@ -163,13 +162,13 @@ export class SimJetStream {
               else resolve();
             });
           };
-          const copies = js.rng.chance(js.faults.duplicatePublish) ? 2 : 1;
+          const copies = this.rng.chance(this.faults.duplicatePublish) ? 2 : 1;
           for (let i = 0; i < copies; i++) {
-            js.net.send(node, js.node, 'js-pub', () => answer(js.store(subject, data, popts)));
+            this.net.send(node, this.node, 'js-pub', () => answer(this.store(subject, data, popts)));
           }
         });
       },
-      flush() {
+      flush: () => {
         return new Promise<void>((resolve, reject) => {
           let settled = false;
           const timer = clock.setTimeout(() => {
@@ -178,8 +177,8 @@ export class SimJetStream {
             reject(Object.assign(new Error('flush: timeout'), { code: 'TIMEOUT' }));
           }, timeoutMs);
           // Links are FIFO per direction: the pong comes after everything sent before the ping.
-          js.net.send(node, js.node, 'nats-ping', () =>
-            js.net.send(js.node, node, 'nats-pong', () => {
+          this.net.send(node, this.node, 'nats-ping', () =>
+            this.net.send(this.node, node, 'nats-pong', () => {
               if (settled) return;
               settled = true;
               clock.clearTimeout(timer);
@@ -188,24 +187,24 @@ export class SimJetStream {
           );
         });
       },
-      publishVolatile(subject, data, popts) {
-        js.stats.volatileSent++;
-        js.net.send(node, js.node, 'nats-pub', () => js.fanOut(subject, data, popts?.headers));
+      publishVolatile: (subject, data, popts) => {
+        this.stats.volatileSent++;
+        this.net.send(node, this.node, 'nats-pub', () => this.fanOut(subject, data, popts?.headers));
       },
-      subscribe(subject, handler) {
+      subscribe: (subject, handler) => {
         const sub = { subject, handler };
         conn.subs.push(sub);
         return () => {
           conn.subs = conn.subs.filter((s) => s !== sub);
         };
       },
-      async consume(streamName, durable, copts: { ackWaitMs: number; filterSubjects?: string[]; maxMessages?: number; deliver?: 'all' | 'new' }) {
-        const stream = js.streams.get(streamName);
+      consume: async (streamName, durable, copts: { ackWaitMs: number; filterSubjects?: string[]; maxMessages?: number; deliver?: 'all' | 'new' }) => {
+        const stream = this.streams.get(streamName);
         if (!stream) throw new Error(`stream ${streamName} not found`);
-        let c = js.consumers.get(durable);
+        let c = this.consumers.get(durable);
         if (!c) {
           c = { stream, durable, filterSubjects: copts.filterSubjects, ackWaitMs: copts.ackWaitMs, nextSeq: copts.deliver === 'new' ? stream.messages.length + 1 : 1, pending: new Map(), redeliver: [], counts: new Map(), bindings: [], rr: 0 };
-          js.consumers.set(durable, c);
+          this.consumers.set(durable, c);
         }
         const consumer = c;
         const queue: BusMessage[] = [];
@@ -221,7 +220,7 @@ export class SimJetStream {
           },
         };
         consumer.bindings.push(binding);
-        js.sched.after(0, () => js.pump(consumer), 'js-pump', js.proc);
+        this.sched.after(0, () => this.pump(consumer), 'js-pump', this.proc);
         const consumption: BusConsumption = {
           async close() {
             closed = true;
