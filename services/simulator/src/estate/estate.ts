@@ -64,6 +64,13 @@ export interface RunResult {
 const LEASE_TTL_MS = 3000;
 const HEARTBEAT_MS = 1000;
 
+/** Pure. The last recorded protection state of every workload stream. */
+function lastStates(events: MemoryEventData): string[] {
+  const last = new Map<string, string>();
+  for (const e of events.log) if (e.type === 'WorkloadStateChanged') last.set(e.stream, (e.data as { to: string }).to);
+  return [...last.values()];
+}
+
 /** A Logger that drops everything (the trace is the simulation's log). */
 function silentLogger(): Logger {
   const noop = () => undefined;
@@ -352,6 +359,9 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     failovers: events.log.filter((e) => e.type === 'FailoverStarted').length,
     failoversCompleted: events.log.filter((e) => e.type === 'FailoverCompleted').length,
     clientWrites: [...clusters.values()].reduce((n, c) => n + c.writes, 0),
+    // Liveness at the end (after the quiet tail with every fault healed): not judged, counted.
+    endWithoutOneWritable: [...clusters.values()].filter((c) => c.writable().length !== 1).length,
+    endEscalated: lastStates(events).filter((st) => st.startsWith('escalated')).length,
     ...checker.counts,
     watchdogFences: [...watchdogs.values()].reduce((n, w) => n + w.fences, 0),
   };
