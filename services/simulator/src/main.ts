@@ -43,7 +43,7 @@ function summary(r: RunResult): string {
     `  simulated ${(r.simulatedMs / 1000).toFixed(0)} s in ${(r.wallMs / 1000).toFixed(2)} s wall (${(r.simulatedMs / Math.max(1, r.wallMs)).toFixed(0)}x), ${(r.cpuMs / 1000).toFixed(2)} s CPU (${(r.simulatedMs / Math.max(1, r.cpuMs)).toFixed(0)}x)`,
     `  failovers started ${c.failovers ?? 0}, completed ${c.failoversCompleted ?? 0}, promotions ${c.promotions ?? 0}, fences ${c.fences ?? 0}, client writes ${c.clientWrites ?? 0}, events ${c.events ?? 0}`,
     `  at the end: ${c.endWithoutOneWritable ?? 0} workload(s) without exactly one writable copy, ${c.endEscalated ?? 0} escalated (waiting for an operator)`,
-    `  bus: stored ${c.stored}, deduped ${c.deduped}, redelivered ${c.redelivered}, volatile dropped ${c.volatileDropped}, net dropped ${c.netDropped}; kv ops ${c.kvOps}`,
+    `  bus: stored ${c.stored}, deduped ${c.deduped}, redelivered ${c.redelivered}, volatile dropped ${c.volatileDropped}, net dropped ${c.netDropped}; kv ops ${c.kvOps}; forged results ${c.forgedResults ?? 0}, watchdog fences ${c.watchdogFences ?? 0}`,
   ].join('\n');
 }
 

@@ -248,6 +248,32 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
   for (const s of sites) startAgent(s);
   for (const id of coordIds) startCoordinator(id);
 
+  // Issue 17, item 1: command ids are predictable, so another site's agent can answer a fence
+  // meant for the primary's site. The forger sees every command stored (NATS permissions would
+  // hide them; ids can be guessed) and, at the rate drawn, publishes 'done' for a fence from a
+  // third site, on that site's own subject (the only one its credentials allow), the body naming
+  // the fenced site. A coordinator that took it would promote while the primary still writes.
+  const forgeRate = rate('forgedResults');
+  let forgedCount = 0;
+  if (forgeRate > 0) {
+    const forgeRng = root.fork('forger');
+    js.storedListeners.push((stream, _subject, data) => {
+      if (stream !== subjects.streams.commands || !forgeRng.chance(forgeRate)) return;
+      const cmd = JSON.parse(new TextDecoder().decode(data)) as { commandId: string; workloadId: string; siteId: string; action: string; epoch: number };
+      if (cmd.action !== 'fence') return;
+      const from = forgeRng.pick(sites.filter((x) => x !== cmd.siteId));
+      const proc = sched.process(`agent-${from}`);
+      const clock = clockFor(proc);
+      sched.after(forgeRng.int(1, 50), () => {
+        const now = clock.now();
+        const forged = { kind: 'commandResult', v: 1, incarnation: { id: `forger-${from}`, startedAt: now }, commandId: cmd.commandId, workloadId: cmd.workloadId, siteId: cmd.siteId, action: cmd.action, epoch: cmd.epoch, status: 'done', startedAt: now, completedAt: now, detail: { role: 'fenced' } };
+        trace.record(sched.now, `forger-${from}`, 'forged-result', `${cmd.commandId} claims ${cmd.siteId}`);
+        forgedCount++;
+        void js.connect(`agent-${from}`, proc, clock).publish(subjects.commandResult(from), new TextEncoder().encode(JSON.stringify(forged))).catch(() => undefined);
+      }, 'forge', proc);
+    });
+  }
+
   // The fault schedule.
   const crashFor = (proc: SimProcess, ms: number, restart: () => void) => {
     if (proc.state === 'crashed') return;
@@ -364,6 +390,7 @@ export async function runEstate(cfg: EstateConfig): Promise<RunResult> {
     endEscalated: lastStates(events).filter((st) => st.startsWith('escalated')).length,
     ...checker.counts,
     watchdogFences: [...watchdogs.values()].reduce((n, w) => n + w.fences, 0),
+    forgedResults: forgedCount,
   };
   return {
     seed: cfg.seed,

@@ -26,9 +26,14 @@ export const FAULT_KINDS = [
   'ackLoss',
   'kvFaults',
 ] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+/**
+ * Kinds added after seeds were recorded: each is decided from a stream of its own, so adding
+ * one leaves every recorded seed's plan as it was (a failing seed keeps failing the same way).
+ */
+export const LATER_FAULT_KINDS = ['forgedResults'] as const;
+export type FaultKind = (typeof FAULT_KINDS)[number] | (typeof LATER_FAULT_KINDS)[number];
 
-const RATE_KINDS: ReadonlySet<FaultKind> = new Set(['probeFlap', 'probeStall', 'slowCommands', 'commandFailures', 'volatileLoss', 'duplicates', 'ackLoss', 'kvFaults']);
+const RATE_KINDS: ReadonlySet<FaultKind> = new Set(['probeFlap', 'probeStall', 'slowCommands', 'commandFailures', 'volatileLoss', 'duplicates', 'ackLoss', 'kvFaults', 'forgedResults']);
 
 /** One scheduled fault: at `at` (ms since the start), on `target`, healed after `durationMs`. */
 export interface FaultEvent {
@@ -72,11 +77,16 @@ export interface PlanShape {
  */
 export function planFaults(rng: Prng, shape: PlanShape): FaultPlan {
   const benign = rng.chance(0.25);
-  const enabled: FaultKind[] = benign
+  const enabled: FaultKind[] = (benign
     ? (['agentCrash', 'agentPause', 'coordCrash', 'coordPause'] as FaultKind[]).filter(() => rng.chance(0.7))
-    : FAULT_KINDS.filter(() => rng.chance(0.4));
+    : FAULT_KINDS.filter(() => rng.chance(0.4))) as FaultKind[];
+  if (!benign) for (const k of LATER_FAULT_KINDS) if (rng.fork(`later-${k}`).chance(0.4)) enabled.push(k);
   const rates: Record<string, number> = {};
-  for (const k of enabled) if (RATE_KINDS.has(k)) rates[k] = rng.range(0.005, k === 'volatileLoss' || k === 'duplicates' ? 0.3 : 0.1);
+  for (const k of enabled) {
+    if (!RATE_KINDS.has(k)) continue;
+    if (k === 'forgedResults') rates[k] = rng.fork('later-forgedResults-rate').range(0.3, 1);
+    else rates[k] = rng.range(0.005, k === 'volatileLoss' || k === 'duplicates' ? 0.3 : 0.1);
+  }
   const events: FaultEvent[] = [];
   const start = shape.warmupMs;
   const end = shape.durationMs - shape.quietTailMs;

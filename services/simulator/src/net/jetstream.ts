@@ -115,6 +115,9 @@ export class SimJetStream {
     net.attach(this.node, proc);
   }
 
+  /** Told of every message a stream stores (a god's-eye view for adversarial faults and checkers). */
+  readonly storedListeners: Array<(stream: string, subject: string, data: Uint8Array) => void> = [];
+
   addStream(config: StreamConfig): void {
     this.streams.set(config.name, { config, messages: [], dedup: new Map() });
   }
@@ -263,6 +266,7 @@ export class SimJetStream {
     const headers = opts?.msgId ? { ...opts.headers, 'Nats-Msg-Id': opts.msgId } : opts?.headers;
     stream.messages.push({ seq: stream.messages.length + 1, subject, data, headers });
     this.stats.stored++;
+    for (const l of this.storedListeners) l(stream.config.name, subject, data);
     for (const c of this.consumers.values()) if (c.stream === stream) this.pump(c);
     return undefined;
   }
