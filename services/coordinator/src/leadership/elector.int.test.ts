@@ -2,7 +2,7 @@ import { connectNats, createLogger, type NatsConnection } from '@drc/runtime';
 import { eventually, natsUrl, uniquePrefix } from '@drc/test-kit';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaderElector } from './elector';
+import { natsElector } from './nats-elector.fixture';
 
 describe('leader election through a NATS KV lease', () => {
   let nc: NatsConnection;
@@ -18,8 +18,8 @@ describe('leader election through a NATS KV lease', () => {
   });
 
   it('elects exactly one leader, and a standby takes over with a higher epoch when the leader vanishes', async () => {
-    const a = new LeaderElector({ nc, bucket, candidateId: 'a', ttlMs: 600, logger });
-    const b = new LeaderElector({ nc, bucket, candidateId: 'b', ttlMs: 600, logger });
+    const a = natsElector({ nc, bucket, candidateId: 'a', ttlMs: 600, logger });
+    const b = natsElector({ nc, bucket, candidateId: 'b', ttlMs: 600, logger });
     await a.start();
     await b.start();
     await eventually(() => a.isLeader() || b.isLeader(), 5000);
@@ -63,10 +63,10 @@ describe('leader election through a NATS KV lease', () => {
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
     });
-    const a = new LeaderElector({ nc: slow, bucket: bucket3, candidateId: 'a', ttlMs: 900, logger });
+    const a = natsElector({ nc: slow, bucket: bucket3, candidateId: 'a', ttlMs: 900, logger });
     await a.start();
     expect(a.current.leader).toBe(true);
-    const b = new LeaderElector({ nc, bucket: bucket3, candidateId: 'b', ttlMs: 900, logger });
+    const b = natsElector({ nc, bucket: bucket3, candidateId: 'b', ttlMs: 900, logger });
     await b.start();
     await new Promise<void>((resolve) => {
       afterReply = (subject) => {
@@ -92,8 +92,8 @@ describe('leader election through a NATS KV lease', () => {
 
   it('hands over at once when the leader stops cleanly', async () => {
     const bucket2 = `${bucket}_2`;
-    const a = new LeaderElector({ nc, bucket: bucket2, candidateId: 'a', ttlMs: 20_000, logger });
-    const b = new LeaderElector({ nc, bucket: bucket2, candidateId: 'b', ttlMs: 20_000, logger });
+    const a = natsElector({ nc, bucket: bucket2, candidateId: 'a', ttlMs: 20_000, logger });
+    const b = natsElector({ nc, bucket: bucket2, candidateId: 'b', ttlMs: 20_000, logger });
     await a.start();
     await b.start();
     expect(a.isLeader()).toBe(true);

@@ -1,4 +1,4 @@
-import { createNatsLeaseStore, isLeaseConflictError, systemClock, type Clock, type LeaseStore, type Logger, type NatsConnection, type TimerHandle } from '@drc/runtime';
+import { isLeaseConflictError, systemClock, type Clock, type LeaseStore, type Logger, type TimerHandle } from '@drc/runtime';
 import { z } from 'zod';
 
 const LeaseSchema = z.object({
@@ -14,7 +14,12 @@ export interface LeadershipState {
   holder?: string | undefined;
 }
 
-interface ElectorCommon {
+export interface ElectorOptions {
+  /**
+   * The lease store (NATS KV in production: runtime's createNatsLeaseStore; the simulator's lease
+   * KV in a simulation). Its requests should give up after `leaseRequestTimeoutMs(ttlMs)`.
+   */
+  leases: LeaseStore;
   /** The leadership key (one per shard). */
   key?: string;
   candidateId: string;
@@ -26,23 +31,6 @@ interface ElectorCommon {
   /** Overrides `clock.now` for reading the time (tests). */
   now?: () => number;
 }
-
-/** Over a lease store port (the core's way; the simulator passes its own). */
-export interface ElectorOverLeases extends ElectorCommon {
-  /** Its requests should give up after `leaseRequestTimeoutMs(ttlMs)` (see there). */
-  leases: LeaseStore;
-}
-
-/** Over a NATS KV bucket, opened by the elector (the production shell, kept for existing callers). */
-export interface ElectorOverNats extends ElectorCommon {
-  nc: NatsConnection;
-  /** KV bucket name (one per subject prefix, so tests and estates are isolated). */
-  bucket: string;
-  /** Cluster servers holding the lease bucket (3 on a 3-node cluster, so one node lost stops nothing). */
-  replicas?: number;
-}
-
-export type ElectorOptions = ElectorOverLeases | ElectorOverNats;
 
 /**
  * Pure. How long a lease request may go unanswered before it is given up on and the next round
@@ -93,7 +81,8 @@ export class LeaderElector {
   private running = false;
   private busy = false;
   private readonly periodMs: number;
-  private readonly requestTimeoutMs: number;
+  /** How long the lease store's requests should wait for an answer (see leaseRequestTimeoutMs). */
+  readonly requestTimeoutMs: number;
   /** When the round timer last fired (its lateness is the event loop's delay, as the lease sees it). */
   private lastTickAt = 0;
 
@@ -125,12 +114,11 @@ export class LeaderElector {
   }
 
   async start(): Promise<void> {
-    // Over NATS: created with the client's default timeout (a replicated bucket can take seconds
-    // to make); used through a client that gives up on a lease request after requestTimeoutMs.
-    const o = this.opts;
-    const kv = 'leases' in o ? o.leases : createNatsLeaseStore(o.nc, { bucket: o.bucket, ...(o.replicas !== undefined ? { replicas: o.replicas } : {}), requestTimeoutMs: this.requestTimeoutMs });
-    await kv.open?.();
-    this.kv = kv;
+    // Over NATS the bucket is made with the client's default timeout (a replicated bucket can take
+    // seconds to make) and used through a client that gives up on a lease request after
+    // requestTimeoutMs (runtime's createNatsLeaseStore).
+    await this.opts.leases.open?.();
+    this.kv = this.opts.leases;
     this.running = true;
     this.seenChangeAt = this.now();
     await this.round();

@@ -1,1 +1,1 @@
-export { LeaderElector, leaseRequestTimeoutMs, type LeadershipState, type ElectorOptions, type ElectorOverLeases, type ElectorOverNats } from './elector';
+export { LeaderElector, leaseRequestTimeoutMs, type LeadershipState, type ElectorOptions } from './elector';

@@ -2,7 +2,7 @@ import { connectNats, type Logger, type NatsConnection } from '@drc/runtime';
 import { createTcpProxy, natsUrl, uniquePrefix, type TcpProxy } from '@drc/test-kit';
 import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LeaderElector } from './elector';
+import { natsElector } from './nats-elector.fixture';
 
 /**
  * Chaos seed 38006 (scenario 8, the NATS node the coordinator was connected to killed): the lone
@@ -41,7 +41,7 @@ describe('leadership - a leader whose NATS link drops during a renewal', () => {
   });
 
   it('keeps leading without a gap when the link drops just as a renewal is sent and is back 100 ms later', async () => {
-    const elector = new LeaderElector({ nc, bucket, candidateId: 'only', ttlMs: TTL_MS, logger: quietLogger() });
+    const elector = natsElector({ nc, bucket, candidateId: 'only', ttlMs: TTL_MS, logger: quietLogger() });
     await elector.start();
     try {
       expect(elector.isLeader()).toBe(true);

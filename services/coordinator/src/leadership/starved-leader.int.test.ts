@@ -6,6 +6,7 @@ import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Coordinator } from '../coordinator';
 import { LeaderElector, type LeadershipState } from './elector';
+import { natsElector } from './nats-elector.fixture';
 
 /**
  * Issue 17 item 7: in the scale benchmark on a loaded machine the only coordinator stepped down
@@ -65,7 +66,7 @@ describe('leadership - a coordinator starved by its own work keeps leading when 
 
   it('a lone leader whose event loop was blocked past its TTL during a renewal leads again at once, at the same epoch, and logs the stall', async () => {
     const lines: LogLine[] = [];
-    const elector = new LeaderElector({ nc, bucket, candidateId: 'only', ttlMs: TTL_MS, logger: capturingLogger(lines) });
+    const elector = natsElector({ nc, bucket, candidateId: 'only', ttlMs: TTL_MS, logger: capturingLogger(lines) });
     const changes: LeadershipState[] = [];
     elector.onChange((s) => changes.push(s));
     await elector.start();
@@ -89,7 +90,7 @@ describe('leadership - a coordinator starved by its own work keeps leading when 
   it('a lone leader whose lease vanished while it was starved takes it again at once, with a higher epoch, saying why it stepped down', async () => {
     const bucket2 = `${bucket}_2`;
     const lines: LogLine[] = [];
-    const elector = new LeaderElector({ nc, bucket: bucket2, candidateId: 'only', ttlMs: TTL_MS, logger: capturingLogger(lines) });
+    const elector = natsElector({ nc, bucket: bucket2, candidateId: 'only', ttlMs: TTL_MS, logger: capturingLogger(lines) });
     await elector.start();
     try {
       const epoch = elector.current.leaderEpoch;
