@@ -161,20 +161,19 @@ export class InvariantChecker {
       const e = starts[0]!;
       this.violate('no failover from pauses or restarts shorter than the lease', `${e.stream}: FailoverStarted ${JSON.stringify(e.data).slice(0, 300)}`, 'benign');
     }
-    const byStream = new Map<string, number[]>();
+    // Cooldown: from a completed automatic failover to the next automatic one that starts (an
+    // aborted or escalated one moved nothing). An operator's command (acknowledge) lifts it.
+    const lastDone = new Map<string, number>();
     for (const e of this.o.events.log) {
-      if (e.type === 'FailoverStarted' && (e.data as { mode?: string }).mode === 'unplanned') {
-        const list = byStream.get(e.stream) ?? [];
-        list.push(e.recordedAt.getTime());
-        byStream.set(e.stream, list);
-      }
-      if (e.type === 'OperatorCommandReceived') byStream.delete(e.stream); // an operator may move it again
-    }
-    for (const [stream, times] of byStream) {
-      const policy = this.o.policies.get(stream.replace(/^workload-/, ''));
-      const cooldown = (policy?.cooldownSeconds ?? 0) * 1000;
-      for (let i = 1; i < times.length; i++) {
-        if (times[i]! - times[i - 1]! < cooldown) this.violate('no automatic failover inside the cooldown', `${stream}: failovers ${times[i]! - times[i - 1]!} ms apart (cooldown ${cooldown} ms)`, `cool:${stream}`);
+      const at = (e.metadata as { at?: number }).at ?? e.recordedAt.getTime();
+      if (e.type === 'FailoverCompleted') lastDone.set(e.stream, at);
+      else if (e.type === 'OperatorCommandReceived') lastDone.delete(e.stream);
+      else if (e.type === 'FailoverStarted' && (e.data as { mode?: string }).mode === 'unplanned') {
+        const done = lastDone.get(e.stream);
+        const policy = this.o.policies.get(e.stream.replace(/^workload-/, ''));
+        const cooldown = (policy?.cooldownSeconds ?? 0) * 1000;
+        // A second of slack: the two events may be stamped by coordinators with skewed clocks.
+        if (done !== undefined && at - done < cooldown - 1000) this.violate('no automatic failover inside the cooldown', `${e.stream}: failover started ${at - done} ms after the last one completed (cooldown ${cooldown} ms)`, `cool:${e.stream}`);
       }
     }
   }
