@@ -100,7 +100,10 @@ export class InvariantChecker {
         const since = this.splitSince.get(workloadId) ?? now;
         this.splitSince.set(workloadId, since);
         if (now - since > this.o.rogueGraceMs) {
-          this.violate('one writable copy', `${workloadId}: ${writable.map((x) => x.siteId).join(', ')} all accept writes for ${now - since} ms`, `split:${workloadId}:${since}`);
+          // Named apart for triage: one of them came back writable by itself (host restarted in place).
+          const back = writable.filter((x) => x.restartedWritableAt !== undefined);
+          const name = back.length > 0 ? 'a restarted old primary is fenced within the detection time' : 'one writable copy';
+          this.violate(name, `${workloadId}: ${writable.map((x) => `${x.siteId}${x.restartedWritableAt !== undefined ? ' (restarted in place)' : ''}`).join(', ')} all accept writes for ${now - since} ms`, `split:${workloadId}:${since}`);
         }
       } else this.splitSince.delete(workloadId);
       if (this.seenChanges.get(workloadId) !== c.changes) {
