@@ -170,7 +170,7 @@ export class LeaderElector {
     }
   }
 
-  private async renew(): Promise<void> {
+  private async renew(retry = true): Promise<void> {
     const lease: Lease = { holder: this.opts.candidateId, leaderEpoch: this.state.leaderEpoch, released: false };
     // The lease runs from when the renewal was sent, not from when its answer came back: a
     // standby starts counting the TTL when it sees the new revision, which can be long before a
@@ -181,7 +181,15 @@ export class LeaderElector {
       this.lastRenewedAt = sentAt;
     } catch (e) {
       const lost = isLeaseConflictError(e);
-      if (!lost && this.isLeader()) return; // still within the lease: the next round tries again
+      // Unanswered (a request lost with a dropped link gives up after requestTimeoutMs) and still
+      // within the lease: send it again at once over the connection as it is now. Left to the next
+      // round, the retry could come after the lease ran out: a request timed out after TTL/3
+      // holds its round past the tick due then, and the next free tick can fall just past the
+      // lease's end (TTL x 2/3 from the previous renewal).
+      if (!lost && this.isLeader()) {
+        if (retry) return this.renew(false);
+        return; // the next round tries again
+      }
       // A conflict can be our own renewal whose answer was given up on but which landed.
       const kept = await this.keepOwnLease();
       if (kept === true) return;
