@@ -337,6 +337,9 @@ export class CoordinatorCore {
     if (t.to === 'lost') void this.plans.onSiteLost(t.siteId, t.leaseExpiredAt);
     const origin: Origin = { actor: { kind: 'coordinator', id: this.id } };
     for (const runner of this.workloads.all()) {
+      // One still rehydrating (taking the lead) is skipped: the end of the activation applies
+      // every site lost by then to all workloads.
+      if (!runner.rehydrated) continue;
       const view = runner.view;
       const found = siteTransitionInputs(t, view, takeover);
       if (!found) continue;

@@ -130,6 +130,15 @@ export class WorkloadRunner {
     return this.commands.get(commandId)?.request;
   }
 
+  /**
+   * False until start() has read the stream: a runner is listed as soon as it is made, and the
+   * leader's rehydration runs many in turns, so site evaluation, the API and metrics can meet one
+   * that has no state yet (its view would throw; simulator seed 35 crashed the coordinator so).
+   */
+  get rehydrated(): boolean {
+    return this.snapshot !== undefined;
+  }
+
   /** The view of the current snapshot, built once per snapshot (ingestion asks for it per copy per message). */
   get view(): WorkloadView {
     if (this.viewOf !== this.snapshot || !this.cachedView) {
@@ -434,7 +443,13 @@ export class WorkloadRunner {
     const h = this.clock.setTimeout(() => {
       this.handles.delete(t.timerId);
       if (!this.timers.has(t.timerId)) return;
-      void this.submit({ type: 'TIMER_FIRED', at: this.deps.now(), timerId: t.timerId, event: t.event }, { actor: { kind: 'system', id: 'timer' } });
+      // Nobody waits on a timer's input: a rejection (the lead lost meanwhile, the store down past
+      // the retries) must not become an unhandled rejection, which ends the process (simulator
+      // seeds 12, 16, 21: NotLeaderError). The timer stays in the stream as pending, and whoever
+      // leads next re-arms it when it rehydrates.
+      this.submit({ type: 'TIMER_FIRED', at: this.deps.now(), timerId: t.timerId, event: t.event }, { actor: { kind: 'system', id: 'timer' } }).catch((e: unknown) => {
+        this.deps.logger[e instanceof NotLeaderError ? 'info' : 'warn']({ err: e, workloadId: this.workloadId, timerId: t.timerId }, 'timer input not processed; its timer stays pending in the stream');
+      });
     }, delay);
     // A workload's timer alone does not keep the process alive (production timers have unref).
     (h as { unref?: () => void }).unref?.();

@@ -36,7 +36,7 @@ export class WorkloadSet {
   }
 
   views(): WorkloadView[] {
-    return [...this.runners.values()].map((r) => r.view);
+    return [...this.runners.values()].filter((r) => r.rehydrated).map((r) => r.view);
   }
 
   view(id: string): WorkloadView | undefined {
