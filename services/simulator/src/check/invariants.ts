@@ -47,11 +47,13 @@ export interface CheckerOptions {
 export class InvariantChecker {
   readonly violations: Violation[] = [];
   private readonly splitSince = new Map<string, number>();
-  private readonly seenChanges = new Map<string, number>();
+  /** Every cluster, with its `changes` count when last judged. */
+  private readonly tracked: Array<{ workloadId: string; c: PgCluster; seenChanges: number }>;
   private readonly reported = new Set<string>();
   counts = { promotions: 0, fences: 0, epochsRecorded: 0, checks: 0 };
 
   constructor(private readonly o: CheckerOptions) {
+    this.tracked = [...o.clusters].map(([workloadId, c]) => ({ workloadId, c, seenChanges: -1 }));
     for (const [workloadId, c] of o.clusters) {
       c.listeners.push((op, siteId) => {
         if (op === 'promote') this.onPromote(workloadId, c, siteId);
@@ -94,9 +96,15 @@ export class InvariantChecker {
     }
     this.logSeen = log.length;
     const now = this.o.sched.now;
-    for (const [workloadId, c] of this.o.clusters) {
-      const writable = c.writable();
-      if (writable.length > 1) {
+    for (const t of this.tracked) {
+      const { workloadId, c } = t;
+      // Which copies take writes changes only with a change of the cluster (every role, host and
+      // quiesce change bumps `changes`): an unchanged cluster with no split under way has nothing
+      // new to judge. Looking at all of them after every step was 5–7% of a run's CPU.
+      const changed = t.seenChanges !== c.changes;
+      if (!changed && !this.splitSince.has(workloadId)) continue;
+      if (c.writableCount() > 1) {
+        const writable = c.writable();
         const since = this.splitSince.get(workloadId) ?? now;
         this.splitSince.set(workloadId, since);
         if (now - since > this.o.rogueGraceMs) {
@@ -106,8 +114,8 @@ export class InvariantChecker {
           this.violate(name, `${workloadId}: ${writable.map((x) => `${x.siteId}${x.restartedWritableAt !== undefined ? ' (restarted in place)' : ''}`).join(', ')} all accept writes for ${now - since} ms`, `split:${workloadId}:${since}`);
         }
       } else this.splitSince.delete(workloadId);
-      if (this.seenChanges.get(workloadId) !== c.changes) {
-        this.seenChanges.set(workloadId, c.changes);
+      if (changed) {
+        t.seenChanges = c.changes;
         this.checkDataLoss(workloadId, c);
       }
     }

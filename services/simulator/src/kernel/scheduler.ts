@@ -196,8 +196,11 @@ export class Scheduler {
     let i = h.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      const a = h[i]!;
+      const b = h[parent]!;
+      if (!this.less(a, b)) break;
+      h[i] = b;
+      h[parent] = a;
       i = parent;
     }
   }
@@ -217,7 +220,9 @@ export class Scheduler {
         if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
         if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        const t = h[i]!;
+        h[i] = h[m]!;
+        h[m] = t;
         i = m;
       }
     }

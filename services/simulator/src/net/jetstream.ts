@@ -5,6 +5,20 @@ import type { Network } from './network';
 
 /** Pure. NATS subject matching: `*` one token, `>` one or more trailing tokens. */
 export function subjectMatches(pattern: string, subject: string): boolean {
+  // Memoized: every publish is matched against every subscription and stream, and an estate
+  // uses a few hundred distinct subjects (bounded, in case one day they carry unique ids).
+  let bySubject = matchCache.get(pattern);
+  if (!bySubject) matchCache.set(pattern, (bySubject = new Map()));
+  const hit = bySubject.get(subject);
+  if (hit !== undefined) return hit;
+  const m = matches(pattern, subject);
+  if (bySubject.size < 10_000) bySubject.set(subject, m);
+  return m;
+}
+
+const matchCache = new Map<string, Map<string, boolean>>();
+
+function matches(pattern: string, subject: string): boolean {
   const p = pattern.split('.');
   const s = subject.split('.');
   for (let i = 0; i < p.length; i++) {

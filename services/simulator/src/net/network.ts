@@ -7,7 +7,17 @@ export interface LinkSpec {
   jitterMs: number;
 }
 
-const key = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
+const keyOf = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
+/** Link keys by sender and receiver, built once (a send asked for them three times per message). */
+const keys = new Map<string, Map<string, { link: string; dir: string }>>();
+const pair = (a: string, b: string) => {
+  let m = keys.get(a);
+  if (!m) keys.set(a, (m = new Map()));
+  let p = m.get(b);
+  if (!p) m.set(b, (p = { link: keyOf(a, b), dir: `${a}>${b}` }));
+  return p;
+};
+const key = (a: string, b: string) => pair(a, b).link;
 
 /**
  * The simulated network between named nodes (`nats`, `coord-1`, `agent-A`, …). A message sent
@@ -83,13 +93,12 @@ export class Network {
       this.dropped++;
       return false;
     }
-    const k = key(from, to);
+    const { link: k, dir } = pair(from, to);
     const gen = this.generation.get(k) ?? 0;
-    const dir = `${from}>${to}`;
     const at = Math.max(this.sched.now + this.latency(from, to, extraMs), this.lastArrival.get(dir) ?? 0);
     this.lastArrival.set(dir, at);
     this.sched.at(at, () => {
-      if ((this.generation.get(k) ?? 0) !== gen || this.isCut(from, to)) {
+      if ((this.generation.get(k) ?? 0) !== gen || this.cuts.has(k)) {
         this.dropped++;
         return;
       }

@@ -120,6 +120,13 @@ export class PgCluster {
     return [...this.copies.values()].filter((c) => this.acceptsWrites(c));
   }
 
+  /** How many copies take writes now; allocates nothing (the checker asks after every step). */
+  writableCount(): number {
+    let n = 0;
+    for (const c of this.copies.values()) if (this.acceptsWrites(c)) n++;
+    return n;
+  }
+
   lsn(c: PgCopy): number {
     return c.wal.length;
   }
