@@ -25,7 +25,7 @@ if (names.length === 0 || names.includes('--help')) {
  * `all`: everything that fits in about 10 minutes on this 2-core machine. failover-pg runs
  * without pg_auto_failover's defaults there (about a minute per run); run it alone for those.
  */
-const ALL: Record<string, string[]> = { eventstore: [], scale: [], replay: [], history: [], 'failover-pg': ['--runs', '5', '--skip-default'] };
+const ALL: Record<string, string[]> = { eventstore: [], scale: [], replay: [], history: [], 'failover-pg': ['--runs', '5', '--skip-default'], sim: [] };
 const todo = names.includes('all') ? Object.keys(ALL).filter((n) => available.includes(n)) : names;
 const startedAt = Date.now();
 for (const name of todo) {
