@@ -50,8 +50,4 @@ export class MemoryAgentJournal implements AgentJournal {
   recordResult(result: CommandResult): void {
     applyJournalRecord(this.state, { t: 'result', result }, this.maxResults);
   }
-
-  recordLeaseRenewal(at: number): void {
-    this.state.leaseRenewedAt = at;
-  }
 }

@@ -11,22 +11,6 @@ export function peersReachable(peerSites: readonly string[], lastHeard: Readonly
 }
 
 /**
- * Pure. When a new run counts its lease as last renewed. A run restarted inside the lease its
- * predecessor renewed counts from that renewal: counting a fresh lease from its start let a run
- * restarted while cut from NATS and its peers keep its primary up to a lease past the one the
- * coordinator holds, which it takes as lapsed (and, fenceMarginMs later, as a fence) and
- * promotes elsewhere; the successor watchdog defers to a live agent. Otherwise (first start, or
- * the old lease lapsed while no agent ran: the watchdog fenced at its deadline) from the start,
- * as a run that holds no lease yet would fence a healthy primary whenever its first flush is
- * slow. A renewal "in the future" (the clock stepped back) counts as now.
- */
-export function startingLease(now: number, previousRenewal: number | undefined, leaseTtlMs: number): number {
-  if (previousRenewal === undefined) return now;
-  const renewed = Math.min(now, previousRenewal);
-  return now - renewed < leaseTtlMs ? renewed : now;
-}
-
-/**
  * Pure. How long a heartbeat's flush may take before the round counts as not renewed. Bounded so
  * that the lease check runs on every beat (while NATS is unreachable a flush waits for a
  * reconnection), and at most a third of the lease, so a slow link still renews in time.

@@ -32,12 +32,6 @@ export interface AgentState {
   epochs: Map<string, number>;
   /** Recent command results by command id, oldest first: a re-sent command is answered, never run twice. */
   results: Map<string, JournaledResult>;
-  /**
-   * When a run of this agent last renewed its lease, by this host's clock. A run restarted inside
-   * that lease counts its own from it, not from its start. Kept without a sync: an older value
-   * only makes a restarted run fence sooner; a missing one counts from the run's start.
-   */
-  leaseRenewedAt?: number;
 }
 
 /**
@@ -51,12 +45,6 @@ export interface AgentJournal {
   /** Records that `epoch` is the newest seen for the workload (a lower one is ignored). */
   recordEpoch(workloadId: string, epoch: number): void | Promise<void>;
   recordResult(result: CommandResult): void | Promise<void>;
-  /**
-   * Remembers a lease renewal (see AgentState.leaseRenewedAt). Called on every renewed heartbeat,
-   * so it must be cheap; it need not be durable before returning. Optional: without it a
-   * restarted run counts its lease from its start.
-   */
-  recordLeaseRenewal?(at: number): void;
 }
 
 /**

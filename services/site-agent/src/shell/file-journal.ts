@@ -1,5 +1,4 @@
 import { closeSync, existsSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { CommandResult } from '@drc/contracts';
 import { applyJournalRecord, emptyAgentState, JournalRecordSchema, type JournalRecord } from '../agent/journal';
@@ -9,8 +8,6 @@ export type { AgentState } from '../agent/ports';
 export type { JournaledResult } from '../agent/journal';
 
 export const STATE_FILE = 'agent-state.jsonl';
-/** The last lease renewal, a hint beside the journal (see AgentState.leaseRenewedAt): rewritten on every renewal, never synced. */
-export const LEASE_FILE = 'agent-lease.json';
 
 /**
  * The production agent journal (the AgentJournal port): what an agent must not forget across a
@@ -25,9 +22,6 @@ export const LEASE_FILE = 'agent-lease.json';
 export class AgentStateJournal implements AgentJournal {
   private fd: number;
   private lines = 0;
-  /** A lease renewal being written, and the newest one waiting for it. */
-  private leaseWriting = false;
-  private leasePending: number | undefined;
 
   private constructor(
     private readonly file: string,
@@ -57,8 +51,6 @@ export class AgentStateJournal implements AgentJournal {
         applyJournalRecord(state, rec, maxResults);
       });
     }
-    const leaseRenewedAt = readLeaseHint(join(dir, LEASE_FILE));
-    if (leaseRenewedAt !== undefined) state.leaseRenewedAt = leaseRenewedAt;
     return new AgentStateJournal(file, maxResults, state);
   }
 
@@ -71,34 +63,6 @@ export class AgentStateJournal implements AgentJournal {
   /** Records (durably) a command's result. */
   recordResult(result: CommandResult): void {
     this.append({ t: 'result', result });
-  }
-
-  /**
-   * Remembers a lease renewal in LEASE_FILE (tmp + rename, so a reader sees the old or the new
-   * one, never half). Not synced and not awaited: it runs every heartbeat, and a renewal lost to
-   * a host crash only makes the next run fence sooner. Writes never overlap; the newest waits.
-   */
-  recordLeaseRenewal(at: number): void {
-    this.state.leaseRenewedAt = at;
-    this.leasePending = at;
-    if (!this.leaseWriting) void this.writeLeaseHint();
-  }
-
-  private async writeLeaseHint(): Promise<void> {
-    this.leaseWriting = true;
-    const file = join(dirname(this.file), LEASE_FILE);
-    try {
-      while (this.leasePending !== undefined) {
-        const at = this.leasePending;
-        this.leasePending = undefined;
-        await writeFile(`${file}.tmp`, JSON.stringify({ leaseRenewedAt: at }), { mode: 0o600 });
-        await rename(`${file}.tmp`, file);
-      }
-    } catch {
-      /* a hint: without it a restarted run counts its lease from its start, as before */
-    } finally {
-      this.leaseWriting = false;
-    }
   }
 
   close(): void {
@@ -130,15 +94,5 @@ export class AgentStateJournal implements AgentJournal {
     closeSync(dirFd);
     this.lines = body.length;
     this.fd = openSync(this.file, 'a', 0o600);
-  }
-}
-
-/** Not pure (reads a file). The lease renewal hint, or undefined when absent or unreadable (never an error: it is a hint). */
-function readLeaseHint(file: string): number | undefined {
-  try {
-    const v = (JSON.parse(readFileSync(file, 'utf8')) as { leaseRenewedAt?: unknown }).leaseRenewedAt;
-    return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-  } catch {
-    return undefined;
   }
 }
